@@ -1,0 +1,44 @@
+# The README's two commands: `make run` and `make test`. Both work on a machine with only
+# Python 3.11: they create .venv, install requirements.txt, and use the embedded PostgreSQL
+# (pgserver, data in .local/pgdata) unless DATABASE_URL is set.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+WEB_CONCURRENCY ?= 2
+
+# A per-checkout secret key, generated once, unless the environment provides one.
+DJANGO_SECRET_KEY ?= $(shell cat .local/secret_key 2>/dev/null || (mkdir -p .local && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" | tee .local/secret_key))
+export DJANGO_SECRET_KEY
+
+.PHONY: install run test lint bench
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate_schemas --verbosity 0
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py seed_demo
+	# Plain HTTP on loopback: cookies cannot be Secure here, or the admin could not log in.
+	DJANGO_SECURE_COOKIES=0 $(BIN)/gunicorn optiflow.wsgi --bind 127.0.0.1:$(PORT) \
+		--workers $(WEB_CONCURRENCY) --threads 4 --access-logfile -
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python bench/run.py

@@ -1,0 +1,27 @@
+"""Permission checks: each view names the permission string every action needs."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+#: Marks an action that any authenticated caller may use.
+AUTHENTICATED = None
+
+
+class HasPermission(BasePermission):
+    """Grants an action when the caller's effective permissions (membership ∩ token abilities)
+    contain the string the view's ``required_permissions`` names for it. An action missing
+    from that mapping is refused: a new action is closed until someone decides who may use it."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        if getattr(view, "public", False):
+            return True
+        if not (request.user and request.user.is_authenticated):
+            return False
+        key = getattr(view, "action", None) or request.method.lower()
+        required: dict = getattr(view, "required_permissions", {})
+        if key not in required:
+            return False
+        permission = required[key]
+        return permission is AUTHENTICATED or request.access.has(permission)

@@ -1,0 +1,244 @@
+"""The list grammar of SPEC §6: ``filter[...]``, ``filter[smart]``, ``sort`` and ``include``.
+
+A viewset declares what it accepts and gets parsing, validation (``400`` naming what is
+allowed) and the OpenAPI parameters for free:
+
+* ``filterset_class``: a ``ResourceFilterSet``; its filter names are the ``filter[name]`` keys,
+  and ``created_at`` / ``updated_at`` date ranges come with every one of them;
+* ``smart_fields``: ORM paths searched, case-insensitively, by ``filter[smart]``;
+* ``sort_fields`` (public name → ORM path) and ``default_sort``; ``id`` is always the final
+  tie-breaker so pages are stable;
+* ``include_prefetches``: include path → prefetch lookups. Requesting ``a.b`` implies ``a``;
+  every include is a ``prefetch_related``, so the query count of a list does not grow with
+  its page size or fan-out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable
+
+import django_filters
+from django import forms
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework.request import Request
+
+from optiflow.api.exceptions import BadRequest
+
+FILTER_PARAM = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_.]+)\]$")
+TRUE_VALUES, FALSE_VALUES = {"true", "1"}, {"false", "0"}
+
+
+# --- filter types ---------------------------------------------------------------------------
+
+
+class AnyOfField(forms.Field):
+    """``a,b`` → ``["a", "b"]``, each item cleaned by ``item_field``."""
+
+    def __init__(self, *, item_field: forms.Field, **kwargs) -> None:
+        self.item_field = item_field
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        if value in (None, ""):
+            return None
+        return [self.item_field.clean(item.strip()) for item in str(value).split(",")]
+
+
+class AnyOfFilter(django_filters.Filter):
+    """Exact match; ``a,b`` means any of. ``choices`` restricts the accepted values."""
+
+    field_class = AnyOfField
+
+    def __init__(self, *args, choices: Iterable | None = None, integer: bool = False, **kwargs):
+        if choices is not None:
+            item = forms.ChoiceField(choices=[(c, c) for c in choices])
+        elif integer:
+            item = forms.IntegerField()
+        else:
+            item = forms.CharField()
+        kwargs["item_field"] = item
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value):
+        if value is None:
+            return qs
+        return qs.filter(**{f"{self.field_name}__in": value})
+
+
+class BooleanField(forms.Field):
+    def clean(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).lower()
+        if text in TRUE_VALUES:
+            return True
+        if text in FALSE_VALUES:
+            return False
+        raise forms.ValidationError("Must be one of true, false, 1, 0.")
+
+
+class BoolFilter(django_filters.Filter):
+    field_class = BooleanField
+
+
+class DateRangeField(forms.Field):
+    """``{"fromDate": "2021-03-01", "toDate": "2021-04-03"}`` (either bound optional) or one
+    date. On timestamp fields a bound may also be an ISO-8601 timestamp, for incremental sync."""
+
+    def __init__(self, *, timestamps: bool = False, **kwargs) -> None:
+        self.timestamps = timestamps
+        super().__init__(**kwargs)
+
+    def parse_bound(self, raw, upper: bool):
+        if raw is None:
+            return None
+        if not isinstance(raw, str):
+            raise forms.ValidationError("Dates must be strings (YYYY-MM-DD).")
+        date = parse_date(raw) if len(raw) == 10 else None
+        if date is not None:
+            return date
+        if self.timestamps:
+            try:
+                moment = parse_datetime(raw)
+            except ValueError:
+                moment = None
+            if moment is not None:
+                return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        raise forms.ValidationError(f"'{raw}' is not a valid date (YYYY-MM-DD).")
+
+    def clean(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        if not text.startswith("{"):
+            bound = self.parse_bound(text, upper=False)
+            return (bound, bound)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise forms.ValidationError('Expected {"fromDate": ..., "toDate": ...}.') from None
+        if not isinstance(data, dict) or set(data) - {"fromDate", "toDate"}:
+            raise forms.ValidationError('Expected {"fromDate": ..., "toDate": ...}.')
+        return (self.parse_bound(data.get("fromDate"), False), self.parse_bound(data.get("toDate"), True))
+
+
+class DateRangeFilter(django_filters.Filter):
+    """Inclusive range; on timestamp fields a plain date covers its whole (UTC) day."""
+
+    field_class = DateRangeField
+
+    def __init__(self, *args, timestamps: bool = False, **kwargs) -> None:
+        kwargs["timestamps"] = timestamps
+        self.timestamps = timestamps
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value):
+        if value is None:
+            return qs
+        lower, upper = value
+        name = self.field_name
+        if lower is not None:
+            is_day = isinstance(lower, dt.date) and not isinstance(lower, dt.datetime)
+            qs = qs.filter(**{f"{name}__date__gte" if self.timestamps and is_day else f"{name}__gte": lower})
+        if upper is not None:
+            is_day = isinstance(upper, dt.date) and not isinstance(upper, dt.datetime)
+            qs = qs.filter(**{f"{name}__date__lte" if self.timestamps and is_day else f"{name}__lte": upper})
+        return qs
+
+
+class ResourceFilterSet(django_filters.FilterSet):
+    """Base of every resource's FilterSet: adds the ``created_at`` / ``updated_at`` ranges."""
+
+    created_at = DateRangeFilter(timestamps=True)
+    updated_at = DateRangeFilter(timestamps=True)
+
+
+# --- the grammar ----------------------------------------------------------------------------
+
+
+def parse_filters(request: Request, view) -> dict[str, str]:
+    """``filter[name]=value`` pairs, refusing names the view does not accept."""
+    filterset_class = getattr(view, "filterset_class", None)
+    allowed = sorted(
+        list(filterset_class.base_filters if filterset_class else [])
+        + (["smart"] if getattr(view, "smart_fields", ()) else [])
+    )
+    found: dict[str, str] = {}
+    for key in request.query_params:
+        match = FILTER_PARAM.match(key)
+        if match is None:
+            if key.startswith("filter"):
+                raise BadRequest(f"Malformed filter parameter '{key}'; use filter[name]=value.")
+            continue
+        name = match["name"]
+        if name not in allowed:
+            raise BadRequest(
+                f"Unknown filter '{name}'. Allowed filters: {', '.join(allowed) or 'none'}."
+            )
+        found[name] = request.query_params.get(key)
+    return found
+
+
+def apply_filters(queryset: QuerySet, request: Request, view) -> QuerySet:
+    values = parse_filters(request, view)
+    smart = values.pop("smart", None)
+    if smart:
+        condition = Q()
+        for path in view.smart_fields:
+            condition |= Q(**{f"{path}__icontains": smart})
+        queryset = queryset.filter(condition)
+    filterset_class = getattr(view, "filterset_class", None)
+    if filterset_class is None or not values:
+        return queryset
+    filterset = filterset_class(data=values, queryset=queryset, request=request)
+    if not filterset.is_valid():
+        problems = "; ".join(
+            f"filter[{name}]: {' '.join(messages)}" for name, messages in filterset.errors.items()
+        )
+        raise BadRequest(f"Invalid filter value. {problems}")
+    return filterset.qs
+
+
+def parse_sort(request: Request, view) -> list[str]:
+    raw = request.query_params.get("sort") or getattr(view, "default_sort", "") or ""
+    sort_fields: dict[str, str] = getattr(view, "sort_fields", {})
+    ordering: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        descending = item.startswith("-")
+        name = item.lstrip("-")
+        if name not in sort_fields:
+            allowed = ", ".join(sorted(sort_fields)) or "none"
+            raise BadRequest(f"Unknown sort field '{name}'. Allowed sort fields: {allowed}.")
+        ordering.append(("-" if descending else "") + sort_fields[name])
+    if not any(field.lstrip("-") == "id" for field in ordering):
+        ordering.append("id")
+    return ordering
+
+
+def parse_includes(request: Request, view) -> frozenset[str]:
+    """Requested include paths, with every dotted path's parents added."""
+    allowed: dict = getattr(view, "include_prefetches", {})
+    raw = request.query_params.get("include", "")
+    paths: set[str] = set()
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        if item not in allowed:
+            names = ", ".join(sorted(allowed)) or "none"
+            raise BadRequest(f"Unknown include '{item}'. Allowed includes: {names}.")
+        parts = item.split(".")
+        paths.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return frozenset(paths)
+
+
+def apply_includes(queryset: QuerySet, includes: Iterable[str], view) -> QuerySet:
+    lookups: list[str | Prefetch] = []
+    for path in sorted(includes, key=lambda p: p.count(".")):
+        lookups.extend(view.include_prefetches.get(path, ()))
+    return queryset.prefetch_related(*lookups) if lookups else queryset

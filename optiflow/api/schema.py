@@ -1,0 +1,233 @@
+"""OpenAPI generation that describes the API as it really answers (SPEC §10).
+
+* 2xx bodies are wrapped in ``{"data": ...}``; lists use the paginator's ``data/meta/links``.
+* Every operation lists the error responses it can produce, in the §5 shapes.
+* List operations list their real ``filter[...]``, ``sort`` and ``include`` parameters, read
+  from the same viewset attributes the grammar enforces; workspace-scoped operations document
+  ``X-Workspace-ID``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular import openapi
+
+from optiflow.api.access import WORKSPACE_HEADER
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+VALIDATION_ERROR = {"$ref": "#/components/schemas/ValidationError"}
+ERROR_DESCRIPTIONS = {
+    "400": "Malformed request: bad JSON or an unknown query parameter value.",
+    "401": "Missing, malformed, unknown, expired or revoked token.",
+    "403": "The caller lacks the permission, or no workspace is selected.",
+    "404": "No such record in this tenant and workspace.",
+    "409": "Conflict with the current state of the resource.",
+    "415": "The request body is not JSON.",
+    "422": "Validation failed or a business rule refused the change.",
+    "429": "Rate limit exceeded; retry after `Retry-After` seconds.",
+}
+RATE_HEADERS = {
+    "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Requests per window."},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "Left in window."},
+    "X-Request-Id": {"schema": {"type": "string"}, "description": "Correlation id."},
+}
+
+COMPONENTS = {
+    "Error": {
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}},
+    },
+    "ValidationError": {
+        "type": "object",
+        "required": ["message", "errors"],
+        "properties": {
+            "message": {"type": "string"},
+            "errors": {
+                "type": "object",
+                "description": "Field path (dotted for nested input, e.g. `items.0.quantity`, "
+                "or `non_field_errors`) → messages.",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+    "PageMeta": {
+        "type": "object",
+        "required": ["current_page", "from", "last_page", "path", "per_page", "to", "total"],
+        "properties": {
+            "current_page": {"type": "integer"},
+            "from": {"type": "integer", "nullable": True},
+            "last_page": {"type": "integer"},
+            "path": {"type": "string", "format": "uri"},
+            "per_page": {"type": "integer"},
+            "to": {"type": "integer", "nullable": True},
+            "total": {"type": "integer"},
+        },
+    },
+    "PageLinks": {
+        "type": "object",
+        "required": ["first", "last", "prev", "next"],
+        "properties": {
+            name: {"type": "string", "format": "uri", "nullable": name in ("prev", "next")}
+            for name in ("first", "last", "prev", "next")
+        },
+    },
+}
+
+
+def query_param(name: str, description: str, schema: dict | None = None) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+class AutoSchema(openapi.AutoSchema):
+    def _view_attr(self, name: str, default: Any = None) -> Any:
+        return getattr(self.view, name, default)
+
+    def get_request_serializer(self):
+        getter = getattr(self.view, "get_input_serializer_class", None)
+        action = getattr(self.view, "action", None)
+        if getter is not None and action in self._view_attr("input_serializers", {}):
+            return getter()
+        return super().get_request_serializer()
+
+    def _get_filter_parameters(self) -> list[dict]:
+        if not self._is_list_view():
+            return []
+        params = []
+        filterset_class = self._view_attr("filterset_class")
+        for name, flt in (filterset_class.base_filters.items() if filterset_class else []):
+            params.append(query_param(f"filter[{name}]", self.filter_description(name, flt)))
+        if self._view_attr("smart_fields"):
+            fields = ", ".join(self.view.smart_fields)
+            params.append(query_param("filter[smart]", f"Case-insensitive search in: {fields}."))
+        sort_fields = self._view_attr("sort_fields", {})
+        if sort_fields:
+            params.append(query_param(
+                "sort",
+                f"Comma-separated fields, `-` for descending. Allowed: {', '.join(sorted(sort_fields))}. "
+                f"Default: `{self._view_attr('default_sort') or 'id'}`; `id` always breaks ties.",
+            ))  # fmt: skip
+        return params
+
+    @staticmethod
+    def filter_description(name: str, flt) -> str:
+        from optiflow.api.query import AnyOfFilter, BoolFilter, DateRangeFilter
+
+        if isinstance(flt, DateRangeFilter):
+            return (
+                f'Range on `{name}`: `{{"fromDate":"YYYY-MM-DD","toDate":"YYYY-MM-DD"}}` '
+                "(inclusive, either bound optional) or one date."
+            )
+        if isinstance(flt, BoolFilter):
+            return f"`{name}`: true, false, 1 or 0."
+        if isinstance(flt, AnyOfFilter):
+            choices = getattr(flt.extra.get("item_field"), "choices", None)
+            values = f" One of: {', '.join(str(c[0]) for c in choices)}." if choices else ""
+            return f"Exact `{name}`; `a,b` matches any of them.{values}"
+        return f"Filter on `{name}`."
+
+    def get_override_parameters(self) -> list:
+        params = list(super().get_override_parameters())
+        includes = self._view_attr("include_prefetches", {})
+        action = self._view_attr("action")
+        if includes and action in ("list", "retrieve", "create", "update", "partial_update"):
+            params.append(openapi.OpenApiParameter(
+                "include", str, description="Comma-separated related records to embed. "
+                f"Allowed: {', '.join(sorted(includes))}.",
+            ))  # fmt: skip
+        if self._view_attr("workspace_scoped"):
+            params.append(openapi.OpenApiParameter(
+                WORKSPACE_HEADER, int, location=openapi.OpenApiParameter.HEADER,
+                description="Workspace to act in; default: the current workspace, else the "
+                "first membership.",
+            ))  # fmt: skip
+        return params
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        optional = getattr(getattr(serializer, "Meta", None), "include_fields", ())
+        if optional and "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in optional]
+            if not schema["required"]:
+                del schema["required"]
+        return schema
+
+    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        paginated = self._is_list_view(serializer) and self._get_paginator() is not None
+        if status_code.startswith("2") and not paginated and "content" in response:
+            for media in response["content"].values():
+                media["schema"] = {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {"data": media["schema"]},
+                }
+        return response
+
+    def _get_response_headers_for_code(self, status_code, direction="response") -> dict:
+        headers = super()._get_response_headers_for_code(status_code, direction)
+        if self._view_attr("throttle_classes", None) != []:
+            headers.update(RATE_HEADERS)
+        if status_code == "429":
+            headers["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds."}
+        return headers
+
+    def _get_response_bodies(self, direction="response") -> dict:
+        responses = super()._get_response_bodies(direction)
+        codes = ["429"]
+        if not self._view_attr("public", False):
+            codes += ["401", "403"]
+        if "{" in self.path:
+            codes.append("404")
+        if self._is_list_view() or self._view_attr("include_prefetches") or self._view_attr("workspace_scoped"):
+            codes.append("400")
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes += ["400", "415", "422"]
+        if self.method == "DELETE":
+            codes.append("422")
+        for code in sorted(set(codes)):
+            if code in responses:
+                continue
+            responses[code] = {
+                "description": ERROR_DESCRIPTIONS[code],
+                "content": {"application/json": {"schema": VALIDATION_ERROR if code == "422" else ERROR}},
+            }
+            headers = self._get_response_headers_for_code(code, direction)
+            if headers:
+                responses[code]["headers"] = headers
+        return responses
+
+
+def postprocess_tenant_servers(result: dict, generator, request, public) -> dict:
+    """Add the shared components and the two tenant address forms as servers."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
+    result["servers"] = [
+        {
+            "url": "{scheme}://{host}/t/{tenant}",
+            "description": "Path-prefix addressing (works everywhere).",
+            "variables": {
+                "scheme": {"default": "http", "enum": ["http", "https"]},
+                "host": {"default": "127.0.0.1:8000"},
+                "tenant": {"default": "demo"},
+            },
+        },
+        {
+            "url": "{scheme}://{tenant}.{base_domain}",
+            "description": "Subdomain addressing.",
+            "variables": {
+                "scheme": {"default": "http", "enum": ["http", "https"]},
+                "tenant": {"default": "demo"},
+                "base_domain": {"default": "localhost:8000"},
+            },
+        },
+    ]
+    return result
+
+

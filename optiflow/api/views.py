@@ -1,0 +1,209 @@
+"""Base views: every API endpoint derives from these, so authentication, rate limits, the
+workspace context, permissions, the ``{"data": ...}`` envelope and the list grammar are
+applied in one place.
+
+``ApiViewSet.get_queryset`` owns workspace scoping and cannot be overridden: subclasses supply
+``base_queryset()``. A workspace-scoped viewset only ever sees rows of the request's workspace,
+so a record of another workspace is a plain 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import Model, QuerySet
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
+
+from optiflow.api.access import resolve_access
+from optiflow.api.query import apply_filters, apply_includes, parse_includes, parse_sort
+from optiflow.api.throttling import rate_limit_headers
+
+DETAIL_ACTIONS = frozenset({"retrieve", "create", "update", "partial_update"})
+
+
+class ApiViewMixin:
+    """Request set-up shared by plain API views and viewsets."""
+
+    #: True for the few endpoints reachable without a token (health, token issuance).
+    public: ClassVar[bool] = False
+    #: Action (or lower-case method for plain views) → permission string, or ``AUTHENTICATED``.
+    required_permissions: ClassVar[dict[str, str | None]] = {}
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = (
+            self.perform_content_negotiation(request)
+        )
+        request.version, request.versioning_scheme = self.determine_version(
+            request, *args, **kwargs
+        )
+        # A failed authentication still counts against the anonymous limit (SPEC §7), so the
+        # throttle runs on both paths.
+        try:
+            self.perform_authentication(request)
+        except exceptions.APIException:
+            self.check_throttles(request)
+            raise
+        self.check_throttles(request)
+        if request.user.is_authenticated:
+            request.access = resolve_access(request)
+        self.check_permissions(request)
+
+    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for header, value in rate_limit_headers(request).items():
+            if header not in response:
+                response[header] = value
+        return response
+
+
+class ApiView(ApiViewMixin, APIView):
+    """A plain endpoint (``/me``, ``/auth/token``)."""
+
+    @staticmethod
+    def envelope(data: Any, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response({"data": data}, status=status_code)
+
+
+class ApiViewSet(ApiViewMixin, GenericViewSet):
+    """Base of every resource viewset.
+
+    Declare ``serializer_class`` (output), ``input_serializers`` (action → input serializer),
+    ``required_permissions``, and for lists the grammar attributes read by
+    ``optiflow.api.query``: ``filterset_class``, ``smart_fields``, ``sort_fields``,
+    ``default_sort``, ``include_prefetches``.
+    """
+
+    workspace_scoped: ClassVar[bool] = False
+    #: ORM path from the model to its workspace, for workspace-scoped resources.
+    workspace_lookup: ClassVar[str] = "workspace"
+    input_serializers: ClassVar[dict[str, type[BaseSerializer]]] = {}
+    #: Includes embedded on single-record responses whether asked for or not.
+    detail_includes: ClassVar[frozenset[str]] = frozenset()
+    smart_fields: ClassVar[tuple[str, ...]] = ()
+    sort_fields: ClassVar[dict[str, str]] = {}
+    default_sort: ClassVar[str] = ""
+    include_prefetches: ClassVar[dict[str, tuple]] = {}
+    filter_backends: ClassVar[list] = []  # the grammar is applied in filter_queryset
+    lookup_value_regex = r"[0-9]+"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} overrides get_queryset, which owns workspace scoping; "
+                "implement base_queryset() instead."
+            )
+
+    # --- querysets ----------------------------------------------------------------------
+
+    def base_queryset(self) -> QuerySet:
+        return self.queryset.all()
+
+    def get_queryset(self) -> QuerySet:
+        queryset = self.base_queryset()
+        if self.workspace_scoped:
+            workspace = self.request.access.require_workspace()
+            queryset = queryset.filter(**{self.workspace_lookup: workspace})
+        return queryset
+
+    @property
+    def includes(self) -> frozenset[str]:
+        if not hasattr(self, "_includes"):
+            requested = parse_includes(self.request, self)
+            extra = self.detail_includes if self.action in DETAIL_ACTIONS else frozenset()
+            self._includes = requested | extra
+        return self._includes
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        if self.action == "list":
+            queryset = apply_filters(queryset, self.request, self)
+            queryset = queryset.order_by(*parse_sort(self.request, self))
+        return apply_includes(queryset, self.includes, self)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["include"] = self.includes
+        return context
+
+    def get_input_serializer_class(self) -> type[BaseSerializer]:
+        return self.input_serializers[self.action]
+
+    def validated_input(self, **kwargs) -> dict[str, Any]:
+        serializer = self.get_input_serializer_class()(
+            data=self.request.data, context=self.get_serializer_context(), **kwargs
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def respond(self, instance: Model, status_code: int = status.HTTP_200_OK) -> Response:
+        """Re-read the written record through the view's queryset (scoping and includes
+        applied) and answer it in the envelope."""
+        fresh = self.filter_queryset(self.get_queryset()).get(pk=instance.pk)
+        return Response({"data": self.get_serializer(fresh).data}, status=status_code)
+
+
+class ListMixin:
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class RetrieveMixin:
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        return Response({"data": self.get_serializer(self.get_object()).data})
+
+
+class CreateMixin:
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        instance = self.perform_create(self.validated_input())
+        return self.respond(instance, status.HTTP_201_CREATED)
+
+    def perform_create(self, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+
+class UpdateMixin:
+    """``PUT`` and ``PATCH`` both validate partially against the current record: a client
+    sends the fields it changes (documented in the OpenAPI description)."""
+
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        instance = self.get_object()
+        data = self.validated_input(instance=instance, partial=True)
+        return self.respond(self.perform_update(instance, data))
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        return self.update(request, *args, **kwargs)
+
+    def perform_update(self, instance: Model, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+
+class DestroyMixin:
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        self.perform_destroy(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def perform_destroy(self, instance: Model) -> None:
+        raise NotImplementedError
+
+
+class HealthView(ApiView):
+    """Liveness and database check; no token, no rate limit."""
+
+    public = True
+    authentication_classes: ClassVar[list] = []
+    throttle_classes: ClassVar[list] = []
+
+    def get(self, request: Request) -> Response:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return self.envelope({"status": "ok"})

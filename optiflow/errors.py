@@ -1,0 +1,33 @@
+"""Domain errors: raised by services, named for the condition, free of any HTTP or DRF import.
+
+``optiflow.api.exceptions.exception_handler`` is the one place that turns them into the SPEC §5
+error shape (``422`` with ``message`` and ``errors``).
+"""
+
+from __future__ import annotations
+
+NON_FIELD = "non_field_errors"
+
+
+class DomainError(Exception):
+    """A business rule refused the change.
+
+    ``errors`` maps a dotted input path (``items.1.quantity``) or ``non_field_errors`` to a list
+    of messages; ``message`` states the rule in words.
+    """
+
+    default_message = "The given data was invalid."
+
+    def __init__(self, message: str | None = None, *, field: str = NON_FIELD,
+                 errors: dict[str, list[str]] | None = None) -> None:  # fmt: skip
+        self.message = message or self.default_message
+        self.errors = errors if errors is not None else {field: [self.message]}
+        super().__init__(self.message)
+
+
+class Conflict(Exception):
+    """A request collided with the state of the resource (SPEC §5: ``409``)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)

@@ -1,0 +1,21 @@
+"""``/api/v1/`` of a tenant: every resource's routes, the health check and the docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from optiflow.api.views import HealthView
+
+docs_urlpatterns = [
+    path("schema", SpectacularAPIView.as_view(throttle_classes=[]), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema", throttle_classes=[]), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema", throttle_classes=[]), name="redoc"),
+]
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
+    *docs_urlpatterns,
+    path("", include("tenants.urls")),
+    path("", include("contacts.urls")),
+    path("", include("inventory.urls")),
+    path("", include("billing.urls")),
+]

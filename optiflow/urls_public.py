@@ -1,0 +1,19 @@
+"""URLs of the bare host: health, the platform admin and the API documentation; nothing of
+any tenant."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from optiflow.api.exceptions import json_not_found
+from optiflow.api.views import HealthView
+from optiflow.urls_api import docs_urlpatterns
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="public-health"),
+    path("api/v1/", include(docs_urlpatterns)),
+    re_path(r"^api/", json_not_found),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "optiflow.api.exceptions.json_not_found"
+handler500 = "optiflow.api.exceptions.json_server_error"

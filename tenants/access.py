@@ -1,0 +1,40 @@
+"""Permission strings (SPEC §4) and the rule that turns roles, memberships and token abilities
+into the effective permissions of one request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+PERMISSIONS: tuple[str, ...] = (
+    "contacts:view", "contacts:create", "contacts:edit", "contacts:delete",
+    "products:view", "products:create", "products:edit", "products:delete",
+    "inventory:view", "inventory:adjust", "inventory:transfer",
+    "quotations:view", "quotations:create", "quotations:edit", "quotations:delete",
+    "invoices:view", "invoices:create", "invoices:edit", "invoices:delete",
+    "payments:view", "payments:create", "payments:delete",
+    "taxes:manage", "settings:manage", "workspaces:manage", "users:manage", "webhooks:manage",
+    "view_all_locations",
+)  # fmt: skip
+ALL_PERMISSIONS = frozenset(PERMISSIONS)
+ALL_ABILITIES = "*"
+
+ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER = "owner", "admin", "member"
+FULL_ACCESS_ROLES = frozenset({ROLE_OWNER, ROLE_ADMIN})
+
+
+def token_grants(abilities: Iterable[str]) -> frozenset[str]:
+    """What a token's ability list allows: ``["*"]`` is everything."""
+    abilities = set(abilities)
+    return ALL_PERMISSIONS if ALL_ABILITIES in abilities else frozenset(abilities) & ALL_PERMISSIONS
+
+
+def effective_permissions(
+    *, is_tenant_admin: bool, role: str | None, member_permissions: Iterable[str],
+    abilities: Iterable[str],
+) -> frozenset[str]:
+    """Held permissions in a workspace ∩ what the token allows (SPEC §4)."""
+    if is_tenant_admin or role in FULL_ACCESS_ROLES:
+        held = ALL_PERMISSIONS
+    else:
+        held = frozenset(member_permissions) & ALL_PERMISSIONS
+    return held & token_grants(abilities)

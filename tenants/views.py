@@ -1,0 +1,225 @@
+"""Endpoints for authentication, tokens, the caller, workspaces, members and users (SPEC §3–§4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from optiflow.api.permissions import AUTHENTICATED
+from optiflow.api.views import (
+    ApiView,
+    ApiViewSet,
+    CreateMixin,
+    DestroyMixin,
+    ListMixin,
+    RetrieveMixin,
+    UpdateMixin,
+)
+from tenants import selectors, services
+from tenants.models import ApiToken, Membership, User, Workspace
+from tenants.serializers import (
+    LoginSerializer,
+    MeSerializer,
+    MemberCreateSerializer,
+    MemberSerializer,
+    MemberUpdateSerializer,
+    NewTokenSerializer,
+    TokenCreateSerializer,
+    TokenSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+    UserUpdateSerializer,
+    WorkspaceSerializer,
+    WorkspaceWriteSerializer,
+)
+
+
+def new_token_response(token: ApiToken, plaintext: str) -> Response:
+    data = NewTokenSerializer(token, context={"plaintext": plaintext}).data
+    return Response({"data": data}, status=status.HTTP_201_CREATED)
+
+
+class AuthTokenView(ApiView):
+    """Exchange an email and password for a new API token."""
+
+    public = True
+
+    @extend_schema(request=LoginSerializer, responses={201: NewTokenSerializer}, auth=[])
+    def post(self, request: Request) -> Response:
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        user = authenticate(
+            request._request, email=data.pop("email").lower(), password=data.pop("password")
+        )
+        if user is None:
+            raise exceptions.AuthenticationFailed()
+        return new_token_response(*services.token_create(user=user, **data))
+
+
+class MeView(ApiView):
+    required_permissions = {"get": AUTHENTICATED}
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        access = request.access
+        user = access.user
+        workspace = access.workspace
+        data = {
+            "id": user.pk,
+            "name": user.name,
+            "email": user.email,
+            "is_tenant_admin": user.is_tenant_admin,
+            "current_workspace": workspace,
+            "memberships": [
+                {
+                    "workspace": m.workspace,
+                    "role": m.role,
+                    "permissions": sorted(access.permissions_in(m.workspace)),
+                }
+                for m in access.memberships
+            ],
+            "permissions": sorted(access.permissions),
+        }
+        return self.envelope(MeSerializer(data).data)
+
+
+class TokenViewSet(ListMixin, CreateMixin, DestroyMixin, ApiViewSet):
+    """The caller's own API tokens; secrets are never listed."""
+
+    serializer_class = TokenSerializer
+    input_serializers = {"create": TokenCreateSerializer}
+    required_permissions = {"list": AUTHENTICATED, "create": AUTHENTICATED, "destroy": AUTHENTICATED}
+    sort_fields = {"id": "id", "created_at": "created_at", "name": "name"}
+
+    def base_queryset(self) -> QuerySet[ApiToken]:
+        return selectors.token_list_for_user(user=self.request.user)
+
+    @extend_schema(responses={201: NewTokenSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        token, plaintext = services.token_create(user=request.user, **self.validated_input())
+        return new_token_response(token, plaintext)
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        services.token_revoke(token=instance)
+
+
+class UserViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, ApiViewSet):
+    serializer_class = UserSerializer
+    input_serializers = {
+        "create": UserCreateSerializer,
+        "update": UserUpdateSerializer,
+        "partial_update": UserUpdateSerializer,
+    }
+    required_permissions = dict.fromkeys(
+        ["list", "retrieve", "create", "update", "partial_update"], "users:manage"
+    )
+    smart_fields = ("name", "email")
+    sort_fields = {"id": "id", "name": "name", "email": "email", "created_at": "created_at"}
+    default_sort = "name"
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def base_queryset(self) -> QuerySet[User]:
+        return selectors.user_list()
+
+    def perform_create(self, data: dict[str, Any]) -> User:
+        return services.user_create(**data)
+
+    def perform_update(self, instance: User, data: dict[str, Any]) -> User:
+        return services.user_update(user=instance, data=dict(data))
+
+
+class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):
+    """Workspaces the caller belongs to (all of them for a tenant admin).
+
+    Changing a workspace or its members needs ``workspaces:manage`` in *that* workspace;
+    deleting it is for its owner only.
+    """
+
+    serializer_class = WorkspaceSerializer
+    input_serializers = {
+        "create": WorkspaceWriteSerializer,
+        "update": WorkspaceWriteSerializer,
+        "partial_update": WorkspaceWriteSerializer,
+        "members": MemberCreateSerializer,
+        "member": MemberUpdateSerializer,
+    }
+    required_permissions = {
+        "list": AUTHENTICATED,
+        "retrieve": AUTHENTICATED,
+        "create": "workspaces:manage",
+        "update": AUTHENTICATED,
+        "partial_update": AUTHENTICATED,
+        "destroy": AUTHENTICATED,
+        "switch": AUTHENTICATED,
+        "members": AUTHENTICATED,
+        "member": AUTHENTICATED,
+    }
+
+    def base_queryset(self) -> QuerySet[Workspace]:
+        return selectors.workspace_list_for_user(user=self.request.user)
+
+    def require_in(self, workspace: Workspace, permission: str) -> None:
+        if permission not in self.request.access.permissions_in(workspace):
+            raise exceptions.PermissionDenied()
+
+    @extend_schema(responses=WorkspaceSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        """Not paginated: a user belongs to a handful of workspaces."""
+        workspaces = self.get_queryset()
+        return Response({"data": self.get_serializer(workspaces, many=True).data})
+
+    def perform_create(self, data: dict[str, Any]) -> Workspace:
+        return services.workspace_create(owner=self.request.user, **data)
+
+    def perform_update(self, instance: Workspace, data: dict[str, Any]) -> Workspace:
+        self.require_in(instance, "workspaces:manage")
+        return services.workspace_update(workspace=instance, data=dict(data))
+
+    def perform_destroy(self, instance: Workspace) -> None:
+        services.workspace_delete(workspace=instance, actor=self.request.user)
+
+    @extend_schema(request=None, responses=WorkspaceSerializer)
+    @action(detail=True, methods=["post"])
+    def switch(self, request: Request, pk: str) -> Response:
+        workspace = self.get_object()
+        services.workspace_switch(user=request.user, workspace=workspace)
+        return self.respond(workspace)
+
+    @extend_schema(methods=["GET"], request=None, responses=MemberSerializer(many=True))
+    @extend_schema(methods=["POST"], responses={201: MemberSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def members(self, request: Request, pk: str) -> Response:
+        workspace = self.get_object()
+        if request.method == "GET":
+            members = selectors.workspace_members(workspace=workspace)
+            return Response({"data": MemberSerializer(members, many=True).data})
+        self.require_in(workspace, "workspaces:manage")
+        membership = services.membership_add(workspace=workspace, **self.validated_input())
+        return Response({"data": MemberSerializer(membership).data}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["PATCH"], responses=MemberSerializer)
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<user_id>[0-9]+)")
+    def member(self, request: Request, pk: str, user_id: str) -> Response:
+        workspace = self.get_object()
+        self.require_in(workspace, "workspaces:manage")
+        membership = (
+            Membership.objects.select_related("user", "workspace")
+            .filter(workspace=workspace, user_id=int(user_id))
+            .first()
+        )
+        if membership is None:
+            raise exceptions.NotFound("Member not found.")
+        if request.method == "DELETE":
+            services.membership_remove(membership=membership)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        membership = services.membership_update(membership=membership, data=dict(self.validated_input()))
+        return Response({"data": MemberSerializer(membership).data})

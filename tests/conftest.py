@@ -1,0 +1,119 @@
+"""Test harness: real PostgreSQL, real tenant schemas, real URLs and bearer tokens.
+
+Two tenants are provisioned once per session (``tenant`` and ``other_tenant``, for isolation
+tests). Ordinary tests run inside a transaction rolled back at the end, with the first tenant's
+schema active. Concurrency tests use ``committed_tenant``: a third tenant whose data is really
+committed, so several threads (each with its own connection) can see and fight over it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, connections
+from django.test import Client
+
+from tenants.services import ProvisionedTenant, tenant_provision
+from tests.factories import ApiClient, make_user
+
+OWNER_PASSWORD = "correct-horse-battery-staple"
+
+
+def provision(slug: str) -> ProvisionedTenant:
+    connection.set_schema_to_public()
+    return tenant_provision(
+        slug=slug, name=slug.title(), owner_email=f"owner@{slug}.test",
+        owner_password=OWNER_PASSWORD,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def provisioned(django_db_setup, django_db_blocker) -> dict[str, ProvisionedTenant]:
+    with django_db_blocker.unblock():
+        tenants = {slug: provision(slug) for slug in ("acme", "globex", "conc")}
+        connection.set_schema_to_public()
+    return tenants
+
+
+@pytest.fixture
+def tenant(provisioned, db) -> Iterator[ProvisionedTenant]:
+    """The main test tenant, its schema active for the duration of the test."""
+    acme = provisioned["acme"]
+    connection.set_tenant(acme.tenant)
+    yield acme
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def other_tenant(provisioned) -> ProvisionedTenant:
+    return provisioned["globex"]
+
+
+@pytest.fixture(autouse=True)
+def clear_rate_limits() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def client() -> Client:
+    return Client()
+
+
+@pytest.fixture
+def api(tenant, client) -> ApiClient:
+    """The tenant owner (a tenant admin), through the ``/t/{slug}`` prefix."""
+    return ApiClient(client, tenant.token, prefix=f"/t/{tenant.tenant.slug}")
+
+
+@pytest.fixture
+def member_api(tenant, client) -> Callable[..., ApiClient]:
+    """Build a client for a new user who is a ``member`` of the main workspace holding
+    ``permissions`` (and a token limited to ``abilities``)."""
+
+    def build(permissions=(), abilities=None, role="member", workspace=None) -> ApiClient:
+        _, plaintext = make_user(
+            workspace=workspace or tenant.workspace, role=role, permissions=permissions,
+            abilities=abilities,
+        )  # fmt: skip
+        return ApiClient(client, plaintext, prefix=f"/t/{tenant.tenant.slug}")
+
+    return build
+
+
+@pytest.fixture
+def committed_tenant(provisioned, django_db_blocker) -> Iterator[ProvisionedTenant]:
+    """A tenant whose writes are committed (no per-test rollback), for concurrency tests.
+    Tests create their own rows (fresh products, documents), so they do not interfere."""
+    conc = provisioned["conc"]
+    with django_db_blocker.unblock():
+        connection.set_tenant(conc.tenant)
+        yield conc
+        connection.set_schema_to_public()
+
+
+def run_concurrently(tenant, work: Callable[[int], object], count: int) -> list:
+    """Run ``work(i)`` in ``count`` threads released at the same instant, each on its own
+    connection in ``tenant``'s schema; returns results (or raised exceptions) by index."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def target(index: int) -> None:
+        try:
+            connection.set_tenant(tenant)
+            barrier.wait()
+            results[index] = work(index)
+        except Exception as error:  # collected for the test to assert on
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread deadlocked or hung"
+    return results
