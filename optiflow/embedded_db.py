@@ -1,7 +1,7 @@
 """The embedded PostgreSQL used when ``DATABASE_URL`` is unset.
 
-A fresh machine with only Python gets a real PostgreSQL server from the ``pgserver`` wheel, with
-its data under ``.local/pgdata/`` in the project (git-ignored). The server is shared by every process
+A fresh machine with only Python gets a real PostgreSQL server from the ``pgserver`` wheel,
+with its data under ``.local/pgdata/`` (git-ignored). The server is shared by every process
 that asks for it (server workers, test runs, management commands) and keeps running between
 commands, so the second ``make run`` or ``make test`` starts instantly.
 """

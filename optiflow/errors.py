@@ -18,8 +18,13 @@ class DomainError(Exception):
 
     default_message = "The given data was invalid."
 
-    def __init__(self, message: str | None = None, *, field: str = NON_FIELD,
-                 errors: dict[str, list[str]] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str = NON_FIELD,
+        errors: dict[str, list[str]] | None = None,
+    ) -> None:
         self.message = message or self.default_message
         self.errors = errors if errors is not None else {field: [self.message]}
         super().__init__(self.message)

@@ -8,11 +8,20 @@ from django.db import transaction
 
 from optiflow.models import Event
 
-EVENT_TYPES = frozenset({
-    "invoice.created", "invoice.updated", "invoice.paid", "invoice.cancelled",
-    "quotation.converted", "payment.received", "payment.voided", "product.stock_low",
-    "stock.adjusted", "stock.transferred",
-})  # fmt: skip
+EVENT_TYPES = frozenset(
+    {
+        "invoice.created",
+        "invoice.updated",
+        "invoice.paid",
+        "invoice.cancelled",
+        "quotation.converted",
+        "payment.received",
+        "payment.voided",
+        "product.stock_low",
+        "stock.adjusted",
+        "stock.transferred",
+    }
+)
 
 
 def event_record(*, type: str, payload: dict[str, Any]) -> Event:

@@ -89,6 +89,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # seeing its own router listed, and it is consulted only when ours has no opinion.
 DATABASE_ROUTERS = ["tenants.routers.SchemaRouter", "django_tenants.routers.TenantSyncRouter"]
 AUTH_USER_MODEL = "tenants.User"
+# Issue `SET search_path` when the schema changes, not before every cursor.
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "optiflow.middleware.RequestIdMiddleware",
@@ -175,7 +177,6 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
-    "URL_FORMAT_OVERRIDE": None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -193,22 +194,17 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "optiflow.api.schema.postprocess_tenant_servers",
     ],
-    "SECURITY": [{"bearerAuth": []}],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "bearerAuth": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A token `{id}|{secret}` from POST /auth/token or POST /tokens.",
-            }
-        }
-    },
 }
 
 CORS_ALLOWED_ORIGINS = env_list("OPTIFLOW_CORS_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After", "X-Request-Id"]
 CORS_ALLOW_HEADERS = [
-    "accept", "authorization", "content-type", "x-request-id", "x-workspace-id", "idempotency-key",
+    "accept",
+    "authorization",
+    "content-type",
+    "x-request-id",
+    "x-workspace-id",
+    "idempotency-key",
 ]
 
 # Production safety: everything below is on unless DEBUG, and tunable for proxies.

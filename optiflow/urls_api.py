@@ -7,8 +7,12 @@ from optiflow.api.views import HealthView
 
 docs_urlpatterns = [
     path("schema", SpectacularAPIView.as_view(throttle_classes=[]), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema", throttle_classes=[]), name="docs"),
-    path("redoc", SpectacularRedocView.as_view(url_name="schema", throttle_classes=[]), name="redoc"),
+    path(
+        "docs", SpectacularSwaggerView.as_view(url_name="schema", throttle_classes=[]), name="docs"
+    ),
+    path(
+        "redoc", SpectacularRedocView.as_view(url_name="schema", throttle_classes=[]), name="redoc"
+    ),
 ]
 
 urlpatterns = [

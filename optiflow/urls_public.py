@@ -1,9 +1,9 @@
 """URLs of the bare host: health, the platform admin and the API documentation; nothing of
 any tenant."""
 
-from django.contrib import admin
 from django.urls import include, path, re_path
 
+from optiflow.admin_sites import public_admin
 from optiflow.api.exceptions import json_not_found
 from optiflow.api.views import HealthView
 from optiflow.urls_api import docs_urlpatterns
@@ -12,7 +12,7 @@ urlpatterns = [
     path("health", HealthView.as_view(), name="public-health"),
     path("api/v1/", include(docs_urlpatterns)),
     re_path(r"^api/", json_not_found),
-    path("admin/", admin.site.urls),
+    path("admin/", public_admin.urls),
 ]
 
 handler404 = "optiflow.api.exceptions.json_not_found"

@@ -6,15 +6,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 PERMISSIONS: tuple[str, ...] = (
-    "contacts:view", "contacts:create", "contacts:edit", "contacts:delete",
-    "products:view", "products:create", "products:edit", "products:delete",
-    "inventory:view", "inventory:adjust", "inventory:transfer",
-    "quotations:view", "quotations:create", "quotations:edit", "quotations:delete",
-    "invoices:view", "invoices:create", "invoices:edit", "invoices:delete",
-    "payments:view", "payments:create", "payments:delete",
-    "taxes:manage", "settings:manage", "workspaces:manage", "users:manage", "webhooks:manage",
+    "contacts:view",
+    "contacts:create",
+    "contacts:edit",
+    "contacts:delete",
+    "products:view",
+    "products:create",
+    "products:edit",
+    "products:delete",
+    "inventory:view",
+    "inventory:adjust",
+    "inventory:transfer",
+    "quotations:view",
+    "quotations:create",
+    "quotations:edit",
+    "quotations:delete",
+    "invoices:view",
+    "invoices:create",
+    "invoices:edit",
+    "invoices:delete",
+    "payments:view",
+    "payments:create",
+    "payments:delete",
+    "taxes:manage",
+    "settings:manage",
+    "workspaces:manage",
+    "users:manage",
+    "webhooks:manage",
     "view_all_locations",
-)  # fmt: skip
+)
 ALL_PERMISSIONS = frozenset(PERMISSIONS)
 ALL_ABILITIES = "*"
 
@@ -29,7 +49,10 @@ def token_grants(abilities: Iterable[str]) -> frozenset[str]:
 
 
 def effective_permissions(
-    *, is_tenant_admin: bool, role: str | None, member_permissions: Iterable[str],
+    *,
+    is_tenant_admin: bool,
+    role: str | None,
+    member_permissions: Iterable[str],
     abilities: Iterable[str],
 ) -> frozenset[str]:
     """Held permissions in a workspace ∩ what the token allows (SPEC §4)."""

@@ -34,20 +34,22 @@ class TenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Restored afterwards, so code that serves a request inside another schema context
+        # (tests, management commands) finds its schema as it left it.
+        previous_tenant = connection.tenant
         connection.set_schema_to_public()
         script_prefix = get_script_prefix()
         try:
             resolved = self.resolve(request)
+            if isinstance(resolved, HttpResponse):
+                return resolved
+            return self.get_response(request)
         except DatabaseError:
             return JsonResponse({"message": "Service Unavailable."}, status=503)
-        if isinstance(resolved, HttpResponse):
-            return resolved
-        try:
-            return self.get_response(request)
         finally:
             set_script_prefix(script_prefix)
             set_urlconf(None)
-            connection.set_schema_to_public()
+            connection.set_tenant(previous_tenant)
 
     def resolve(self, request: HttpRequest) -> HttpResponse | None:
         match = PATH_PREFIX.match(request.path_info)

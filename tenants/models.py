@@ -30,9 +30,10 @@ class Tenant(TenantMixin):
     """An organisation: one PostgreSQL schema, named ``t_<slug>``."""
 
     slug = models.CharField(
-        max_length=48, unique=True,
+        max_length=48,
+        unique=True,
         validators=[RegexValidator(f"^{SLUG_PATTERN}$", "Lowercase letters, digits and hyphens.")],
-    )  # fmt: skip
+    )
     name = models.CharField(max_length=200)
     currency = models.CharField(max_length=3, default="USD")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -84,9 +85,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin.")
     current_workspace = models.ForeignKey(
-        "tenants.Workspace", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", db_constraint=False,
-    )  # fmt: skip
+        "tenants.Workspace",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -122,13 +127,14 @@ class Workspace(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_default"], condition=models.Q(is_default=True),
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
                 name="workspace_single_default",
             ),
             models.UniqueConstraint(
                 Lower("code"), condition=~models.Q(code=""), name="workspace_code_unique_ci"
             ),
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return self.name

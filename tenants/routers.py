@@ -12,9 +12,11 @@ from django_tenants.utils import get_public_schema_name
 
 PUBLIC_ONLY_MODELS = {("tenants", "tenant"), ("tenants", "domain")}
 TENANT_ONLY_MODELS = {
-    ("tenants", "workspace"), ("tenants", "membership"), ("tenants", "apitoken"),
+    ("tenants", "workspace"),
+    ("tenants", "membership"),
+    ("tenants", "apitoken"),
     ("optiflow", "event"),
-}  # fmt: skip
+}
 
 
 class SchemaRouter(TenantSyncRouter):

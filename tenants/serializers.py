@@ -41,9 +41,10 @@ class NewTokenSerializer(TokenSerializer):
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     abilities = serializers.ListField(
-        child=serializers.ChoiceField(choices=ABILITY_CHOICES), required=False,
+        child=serializers.ChoiceField(choices=ABILITY_CHOICES),
+        required=False,
         help_text='Permission strings; default `["*"]` (everything the user holds).',
-    )  # fmt: skip
+    )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
@@ -96,9 +97,19 @@ class MeSerializer(serializers.Serializer):
 # --- workspaces -----------------------------------------------------------------------------
 
 WORKSPACE_FIELDS = [
-    "id", "name", "code", "slug", "description", "address", "phone", "is_active", "is_default",
-    "owner_id", "created_at", "updated_at",
-]  # fmt: skip
+    "id",
+    "name",
+    "code",
+    "slug",
+    "description",
+    "address",
+    "phone",
+    "is_active",
+    "is_default",
+    "owner_id",
+    "created_at",
+    "updated_at",
+]
 
 
 class WorkspaceSerializer(serializers.ModelSerializer):

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django_tenants.utils import schema_context
@@ -46,9 +45,12 @@ class ProvisionedTenant:
 
 
 def token_create(
-    *, user: User, name: str, abilities: Iterable[str] | None = None,
+    *,
+    user: User,
+    name: str,
+    abilities: Iterable[str] | None = None,
     expires_at: dt.datetime | None = None,
-) -> tuple[ApiToken, str]:  # fmt: skip
+) -> tuple[ApiToken, str]:
     """Create a token; returns it with its plaintext ``{id}|{secret}``, shown only this once."""
     if expires_at is not None and expires_at <= timezone.now():
         raise DomainError("The expiry must be in the future.", field="expires_at")
@@ -58,9 +60,12 @@ def token_create(
         raise DomainError(f"Unknown abilities: {', '.join(unknown)}.", field="abilities")
     secret = secrets.token_urlsafe(40)
     token = ApiToken.objects.create(
-        user=user, name=name, abilities=abilities, expires_at=expires_at,
+        user=user,
+        name=name,
+        abilities=abilities,
+        expires_at=expires_at,
         token_hash=ApiToken.digest(secret),
-    )  # fmt: skip
+    )
     return token, f"{token.pk}|{secret}"
 
 
@@ -81,9 +86,7 @@ def check_password(password: str, user: User | None = None) -> None:
         raise DomainError(error.messages[0], errors={"password": list(error.messages)}) from None
 
 
-def user_create(
-    *, name: str, email: str, password: str, is_tenant_admin: bool = False
-) -> User:
+def user_create(*, name: str, email: str, password: str, is_tenant_admin: bool = False) -> User:
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise DomainError("The email has already been taken.", field="email")
@@ -200,9 +203,9 @@ def membership_update(*, membership: Membership, data: dict) -> Membership:
 def membership_remove(*, membership: Membership) -> None:
     if membership.role == ROLE_OWNER or membership.workspace.owner_id == membership.user_id:
         raise DomainError("The owner cannot be removed from the workspace.", field=NON_FIELD)
-    User.objects.filter(
-        pk=membership.user_id, current_workspace_id=membership.workspace_id
-    ).update(current_workspace=None)
+    User.objects.filter(pk=membership.user_id, current_workspace_id=membership.workspace_id).update(
+        current_workspace=None
+    )
     membership.delete()
 
 
@@ -210,10 +213,16 @@ def membership_remove(*, membership: Membership) -> None:
 
 
 def tenant_provision(
-    *, slug: str, name: str, owner_email: str, owner_password: str | None = None,
-    domains: Iterable[str] | None = None, currency: str = "USD", owner_name: str | None = None,
+    *,
+    slug: str,
+    name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    domains: Iterable[str] | None = None,
+    currency: str = "USD",
+    owner_name: str | None = None,
     verbosity: int = 0,
-) -> ProvisionedTenant:  # fmt: skip
+) -> ProvisionedTenant:
     """Create a tenant: its schema (migrated), domains, owner (a tenant admin), a default
     workspace "Main", the apps' defaults (``PROVISIONING_HOOKS``) and an owner API token.
 
@@ -226,8 +235,9 @@ def tenant_provision(
     taken = Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True)
     if taken:
         raise DomainError(f"Domain already in use: {', '.join(taken)}.", field="domains")
-    tenant = Tenant(slug=slug, name=name, currency=currency.upper(),
-                    schema_name=Tenant.schema_name_for(slug))  # fmt: skip
+    tenant = Tenant(
+        slug=slug, name=name, currency=currency.upper(), schema_name=Tenant.schema_name_for(slug)
+    )
     tenant.full_clean(exclude=["schema_name"])
     tenant.save()
     try:
@@ -236,9 +246,13 @@ def tenant_provision(
             Domain.objects.create(domain=host.lower(), tenant=tenant, is_primary=index == 0)
         with schema_context(tenant.schema_name), transaction.atomic():
             owner = User.objects.create_user(
-                owner_email, owner_password, name=owner_name or owner_email.split("@")[0],
-                is_tenant_admin=True, is_staff=True, is_superuser=True,
-            )  # fmt: skip
+                owner_email,
+                owner_password,
+                name=owner_name or owner_email.split("@")[0],
+                is_tenant_admin=True,
+                is_staff=True,
+                is_superuser=True,
+            )
             if owner_password is None:
                 owner.set_unusable_password()
                 owner.save(update_fields=["password"])
@@ -252,5 +266,3 @@ def tenant_provision(
         tenant._drop_schema(force_drop=True)
         raise
     return ProvisionedTenant(tenant, hosts, owner, workspace, plaintext)
-
-

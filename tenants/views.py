@@ -26,10 +26,10 @@ from tenants import selectors, services
 from tenants.models import ApiToken, Membership, User, Workspace
 from tenants.serializers import (
     LoginSerializer,
-    MeSerializer,
     MemberCreateSerializer,
     MemberSerializer,
     MemberUpdateSerializer,
+    MeSerializer,
     NewTokenSerializer,
     TokenCreateSerializer,
     TokenSerializer,
@@ -96,7 +96,11 @@ class TokenViewSet(ListMixin, CreateMixin, DestroyMixin, ApiViewSet):
 
     serializer_class = TokenSerializer
     input_serializers = {"create": TokenCreateSerializer}
-    required_permissions = {"list": AUTHENTICATED, "create": AUTHENTICATED, "destroy": AUTHENTICATED}
+    required_permissions = {
+        "list": AUTHENTICATED,
+        "create": AUTHENTICATED,
+        "destroy": AUTHENTICATED,
+    }
     sort_fields = {"id": "id", "created_at": "created_at", "name": "name"}
 
     def base_queryset(self) -> QuerySet[ApiToken]:
@@ -221,5 +225,7 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
         if request.method == "DELETE":
             services.membership_remove(membership=membership)
             return Response(status=status.HTTP_204_NO_CONTENT)
-        membership = services.membership_update(membership=membership, data=dict(self.validated_input()))
+        membership = services.membership_update(
+            membership=membership, data=dict(self.validated_input())
+        )
         return Response({"data": MemberSerializer(membership).data})

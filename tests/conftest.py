@@ -8,8 +8,10 @@ committed, so several threads (each with its own connection) can see and fight o
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
+from urllib.parse import urlparse, urlunparse
 
 import pytest
 from django.core.cache import cache
@@ -25,9 +27,11 @@ OWNER_PASSWORD = "correct-horse-battery-staple"
 def provision(slug: str) -> ProvisionedTenant:
     connection.set_schema_to_public()
     return tenant_provision(
-        slug=slug, name=slug.title(), owner_email=f"owner@{slug}.test",
+        slug=slug,
+        name=slug.title(),
+        owner_email=f"owner@{slug}.test",
         owner_password=OWNER_PASSWORD,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="session")
@@ -75,9 +79,11 @@ def member_api(tenant, client) -> Callable[..., ApiClient]:
 
     def build(permissions=(), abilities=None, role="member", workspace=None) -> ApiClient:
         _, plaintext = make_user(
-            workspace=workspace or tenant.workspace, role=role, permissions=permissions,
+            workspace=workspace or tenant.workspace,
+            role=role,
+            permissions=permissions,
             abilities=abilities,
-        )  # fmt: skip
+        )
         return ApiClient(client, plaintext, prefix=f"/t/{tenant.tenant.slug}")
 
     return build
@@ -92,6 +98,15 @@ def committed_tenant(provisioned, django_db_blocker) -> Iterator[ProvisionedTena
         connection.set_tenant(conc.tenant)
         yield conc
         connection.set_schema_to_public()
+
+
+def test_database_url() -> str:
+    """``DATABASE_URL`` pointed at the test database, for server processes a test starts."""
+    url = urlparse(os.environ["DATABASE_URL"])
+    return urlunparse(url._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+test_database_url.__test__ = False  # a helper, not a test
 
 
 def run_concurrently(tenant, work: Callable[[int], object], count: int) -> list:

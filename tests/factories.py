@@ -24,6 +24,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class WorkspaceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Workspace
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Branch {n}")
     slug = factory.Sequence(lambda n: f"branch-{n}")
@@ -36,9 +37,13 @@ class WorkspaceFactory(factory.django.DjangoModelFactory):
 
 
 def make_user(
-    *, workspace: Workspace | None = None, role: str = "member", permissions=(),
-    abilities=None, is_tenant_admin: bool = False,
-) -> tuple[User, str]:  # fmt: skip
+    *,
+    workspace: Workspace | None = None,
+    role: str = "member",
+    permissions=(),
+    abilities=None,
+    is_tenant_admin: bool = False,
+) -> tuple[User, str]:
     """A user (optionally a member of ``workspace``) and a plaintext token for them."""
     user = UserFactory(is_tenant_admin=is_tenant_admin)
     if workspace is not None:
@@ -53,7 +58,9 @@ class ApiClient:
     """Calls ``/api/v1`` of a tenant with a bearer token, through the path prefix (default)
     or a ``Host`` header."""
 
-    def __init__(self, client: Client, token: str | None, prefix: str = "", host: str | None = None):
+    def __init__(
+        self, client: Client, token: str | None, prefix: str = "", host: str | None = None
+    ):
         self.client = client
         self.token = token
         self.prefix = prefix
@@ -76,7 +83,9 @@ class ApiClient:
     def send(self, method: str, path: str, body: Any = None, headers: dict | None = None):
         call = getattr(self.client, method)
         data = json.dumps(body) if body is not None else None
-        return call(self.url(path), data, content_type="application/json", headers=self.headers(headers))
+        return call(
+            self.url(path), data, content_type="application/json", headers=self.headers(headers)
+        )
 
     def post(self, path: str, body: Any = None, headers: dict | None = None):
         return self.send("post", path, body if body is not None else {}, headers)

@@ -50,7 +50,9 @@ def permissions_for(
     user: User, token: ApiToken, workspace: Workspace | None, memberships: list[Membership]
 ) -> frozenset[str]:
     if workspace is None:
-        return ALL_PERMISSIONS & token_grants(token.abilities) if user.is_tenant_admin else frozenset()
+        return (
+            ALL_PERMISSIONS & token_grants(token.abilities) if user.is_tenant_admin else frozenset()
+        )
     membership = next((m for m in memberships if m.workspace_id == workspace.pk), None)
     if membership is not None or user.is_tenant_admin:
         return effective_permissions(

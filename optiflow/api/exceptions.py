@@ -120,7 +120,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response({"message": str(message)}, status=404)
     if isinstance(exc, exceptions.PermissionDenied):
         message = exc.detail if exc.detail != exceptions.PermissionDenied.default_detail else None
-        return Response({"message": str(message or MESSAGES[exceptions.PermissionDenied])}, status=403)
+        return Response(
+            {"message": str(message or MESSAGES[exceptions.PermissionDenied])}, status=403
+        )
     return Response({"message": str(exc.detail)}, status=exc.status_code)
 
 

@@ -94,13 +94,17 @@ class PageNumberPagination(pagination.BasePagination):
     def get_schema_operation_parameters(self, view) -> list[dict]:
         return [
             {
-                "name": "page", "in": "query", "required": False,
+                "name": "page",
+                "in": "query",
+                "required": False,
                 "description": "Page number, from 1. A page past the end returns empty `data`.",
                 "schema": {"type": "integer", "minimum": 1, "default": 1},
             },
             {
-                "name": "per_page", "in": "query", "required": False,
+                "name": "per_page",
+                "in": "query",
+                "required": False,
                 "description": f"Rows per page; values above {MAX_PER_PAGE} are capped.",
                 "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_PER_PAGE},
             },
-        ]  # fmt: skip
+        ]

@@ -19,7 +19,11 @@ class HasPermission(BasePermission):
             return True
         if not (request.user and request.user.is_authenticated):
             return False
-        key = getattr(view, "action", None) or request.method.lower()
+        method = request.method.lower()
+        routed = view.action is not None if hasattr(view, "action_map") else hasattr(view, method)
+        if not routed:
+            return True  # let dispatch answer 405 rather than hide the route behind a 403
+        key = getattr(view, "action", None) or method
         required: dict = getattr(view, "required_permissions", {})
         if key not in required:
             return False

@@ -123,7 +123,10 @@ class DateRangeField(forms.Field):
             raise forms.ValidationError('Expected {"fromDate": ..., "toDate": ...}.') from None
         if not isinstance(data, dict) or set(data) - {"fromDate", "toDate"}:
             raise forms.ValidationError('Expected {"fromDate": ..., "toDate": ...}.')
-        return (self.parse_bound(data.get("fromDate"), False), self.parse_bound(data.get("toDate"), True))
+        return (
+            self.parse_bound(data.get("fromDate"), False),
+            self.parse_bound(data.get("toDate"), True),
+        )
 
 
 class DateRangeFilter(django_filters.Filter):
@@ -143,10 +146,14 @@ class DateRangeFilter(django_filters.Filter):
         name = self.field_name
         if lower is not None:
             is_day = isinstance(lower, dt.date) and not isinstance(lower, dt.datetime)
-            qs = qs.filter(**{f"{name}__date__gte" if self.timestamps and is_day else f"{name}__gte": lower})
+            qs = qs.filter(
+                **{f"{name}__date__gte" if self.timestamps and is_day else f"{name}__gte": lower}
+            )
         if upper is not None:
             is_day = isinstance(upper, dt.date) and not isinstance(upper, dt.datetime)
-            qs = qs.filter(**{f"{name}__date__lte" if self.timestamps and is_day else f"{name}__lte": upper})
+            qs = qs.filter(
+                **{f"{name}__date__lte" if self.timestamps and is_day else f"{name}__lte": upper}
+            )
         return qs
 
 
@@ -160,12 +167,17 @@ class ResourceFilterSet(django_filters.FilterSet):
 # --- the grammar ----------------------------------------------------------------------------
 
 
+def filterset_for(view) -> type[ResourceFilterSet]:
+    return getattr(view, "filterset_class", None) or ResourceFilterSet
+
+
 def parse_filters(request: Request, view) -> dict[str, str]:
     """``filter[name]=value`` pairs, refusing names the view does not accept."""
-    filterset_class = getattr(view, "filterset_class", None)
     allowed = sorted(
-        list(filterset_class.base_filters if filterset_class else [])
-        + (["smart"] if getattr(view, "smart_fields", ()) else [])
+        [
+            *filterset_for(view).base_filters,
+            *(["smart"] if getattr(view, "smart_fields", ()) else []),
+        ]
     )
     found: dict[str, str] = {}
     for key in request.query_params:
@@ -191,10 +203,9 @@ def apply_filters(queryset: QuerySet, request: Request, view) -> QuerySet:
         for path in view.smart_fields:
             condition |= Q(**{f"{path}__icontains": smart})
         queryset = queryset.filter(condition)
-    filterset_class = getattr(view, "filterset_class", None)
-    if filterset_class is None or not values:
+    if not values:
         return queryset
-    filterset = filterset_class(data=values, queryset=queryset, request=request)
+    filterset = filterset_for(view)(data=values, queryset=queryset, request=request)
     if not filterset.is_valid():
         problems = "; ".join(
             f"filter[{name}]: {' '.join(messages)}" for name, messages in filterset.errors.items()

@@ -9,11 +9,14 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from optiflow.api.access import WORKSPACE_HEADER
+from optiflow.api.query import AnyOfFilter, BoolFilter, DateRangeFilter, filterset_for
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 VALIDATION_ERROR = {"$ref": "#/components/schemas/ValidationError"}
@@ -90,6 +93,14 @@ class AutoSchema(openapi.AutoSchema):
     def _view_attr(self, name: str, default: Any = None) -> Any:
         return getattr(self.view, name, default)
 
+    def get_description(self) -> str:
+        """The action's own docstring, else the view's own: never one inherited from a base
+        class or mixin, which would describe the machinery instead of the endpoint."""
+        action = getattr(self.view, "action", None)
+        method = getattr(self.view, action or self.method.lower(), None)
+        doc = getattr(method, "__doc__", None) or self.view.__class__.__dict__.get("__doc__")
+        return inspect.cleandoc(doc) if doc else ""
+
     def get_request_serializer(self):
         getter = getattr(self.view, "get_input_serializer_class", None)
         action = getattr(self.view, "action", None)
@@ -101,25 +112,24 @@ class AutoSchema(openapi.AutoSchema):
         if not self._is_list_view():
             return []
         params = []
-        filterset_class = self._view_attr("filterset_class")
-        for name, flt in (filterset_class.base_filters.items() if filterset_class else []):
+        for name, flt in filterset_for(self.view).base_filters.items():
             params.append(query_param(f"filter[{name}]", self.filter_description(name, flt)))
         if self._view_attr("smart_fields"):
             fields = ", ".join(self.view.smart_fields)
             params.append(query_param("filter[smart]", f"Case-insensitive search in: {fields}."))
         sort_fields = self._view_attr("sort_fields", {})
         if sort_fields:
-            params.append(query_param(
-                "sort",
-                f"Comma-separated fields, `-` for descending. Allowed: {', '.join(sorted(sort_fields))}. "
-                f"Default: `{self._view_attr('default_sort') or 'id'}`; `id` always breaks ties.",
-            ))  # fmt: skip
+            allowed = ", ".join(sorted(sort_fields))
+            default = self._view_attr("default_sort") or "id"
+            description = (
+                f"Comma-separated fields, `-` for descending. Allowed: {allowed}. "
+                f"Default: `{default}`; `id` always breaks ties."
+            )
+            params.append(query_param("sort", description))
         return params
 
     @staticmethod
     def filter_description(name: str, flt) -> str:
-        from optiflow.api.query import AnyOfFilter, BoolFilter, DateRangeFilter
-
         if isinstance(flt, DateRangeFilter):
             return (
                 f'Range on `{name}`: `{{"fromDate":"YYYY-MM-DD","toDate":"YYYY-MM-DD"}}` '
@@ -138,16 +148,24 @@ class AutoSchema(openapi.AutoSchema):
         includes = self._view_attr("include_prefetches", {})
         action = self._view_attr("action")
         if includes and action in ("list", "retrieve", "create", "update", "partial_update"):
-            params.append(openapi.OpenApiParameter(
-                "include", str, description="Comma-separated related records to embed. "
-                f"Allowed: {', '.join(sorted(includes))}.",
-            ))  # fmt: skip
+            params.append(
+                openapi.OpenApiParameter(
+                    "include",
+                    str,
+                    description="Comma-separated related records to embed. "
+                    f"Allowed: {', '.join(sorted(includes))}.",
+                )
+            )
         if self._view_attr("workspace_scoped"):
-            params.append(openapi.OpenApiParameter(
-                WORKSPACE_HEADER, int, location=openapi.OpenApiParameter.HEADER,
-                description="Workspace to act in; default: the current workspace, else the "
-                "first membership.",
-            ))  # fmt: skip
+            params.append(
+                openapi.OpenApiParameter(
+                    WORKSPACE_HEADER,
+                    int,
+                    location=openapi.OpenApiParameter.HEADER,
+                    description="Workspace to act in; default: the current workspace, else the "
+                    "first membership.",
+                )
+            )
         return params
 
     def _map_basic_serializer(self, serializer, direction):
@@ -159,7 +177,9 @@ class AutoSchema(openapi.AutoSchema):
                 del schema["required"]
         return schema
 
-    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
+    def _get_response_for_code(
+        self, serializer, status_code, media_types=None, direction="response"
+    ):
         response = super()._get_response_for_code(serializer, status_code, media_types, direction)
         paginated = self._is_list_view(serializer) and self._get_paginator() is not None
         if status_code.startswith("2") and not paginated and "content" in response:
@@ -181,12 +201,16 @@ class AutoSchema(openapi.AutoSchema):
 
     def _get_response_bodies(self, direction="response") -> dict:
         responses = super()._get_response_bodies(direction)
-        codes = ["429"]
+        codes = [] if self._view_attr("throttle_classes", None) == [] else ["429"]
         if not self._view_attr("public", False):
             codes += ["401", "403"]
         if "{" in self.path:
             codes.append("404")
-        if self._is_list_view() or self._view_attr("include_prefetches") or self._view_attr("workspace_scoped"):
+        if (
+            self._is_list_view()
+            or self._view_attr("include_prefetches")
+            or self._view_attr("workspace_scoped")
+        ):
             codes.append("400")
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["400", "415", "422"]
@@ -197,12 +221,26 @@ class AutoSchema(openapi.AutoSchema):
                 continue
             responses[code] = {
                 "description": ERROR_DESCRIPTIONS[code],
-                "content": {"application/json": {"schema": VALIDATION_ERROR if code == "422" else ERROR}},
+                "content": {
+                    "application/json": {"schema": VALIDATION_ERROR if code == "422" else ERROR}
+                },
             }
             headers = self._get_response_headers_for_code(code, direction)
             if headers:
                 responses[code]["headers"] = headers
         return responses
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "optiflow.api.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token `{id}|{secret}` from `POST /auth/token` or `POST /tokens`.",
+        }
 
 
 def postprocess_tenant_servers(result: dict, generator, request, public) -> dict:
@@ -229,5 +267,3 @@ def postprocess_tenant_servers(result: dict, generator, request, public) -> dict
         },
     ]
     return result
-
-

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.db.models import Model, QuerySet
+from django.db import connection
+from django.db.models import Model, Q, QuerySet
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
+from rest_framework.serializers import BaseSerializer, CharField
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
@@ -36,8 +38,8 @@ class ApiViewMixin:
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         self.format_kwarg = self.get_format_suffix(**kwargs)
-        request.accepted_renderer, request.accepted_media_type = (
-            self.perform_content_negotiation(request)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
         )
         request.version, request.versioning_scheme = self.determine_version(
             request, *args, **kwargs
@@ -81,7 +83,8 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
 
     workspace_scoped: ClassVar[bool] = False
     #: ORM path from the model to its workspace, for workspace-scoped resources.
-    workspace_lookup: ClassVar[str] = "workspace"
+    #: A tuple of paths means "visible in any of these workspaces" (a transfer's two ends).
+    workspace_lookup: ClassVar[str | tuple[str, ...]] = "workspace"
     input_serializers: ClassVar[dict[str, type[BaseSerializer]]] = {}
     #: Includes embedded on single-record responses whether asked for or not.
     detail_includes: ClassVar[frozenset[str]] = frozenset()
@@ -109,7 +112,11 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         queryset = self.base_queryset()
         if self.workspace_scoped:
             workspace = self.request.access.require_workspace()
-            queryset = queryset.filter(**{self.workspace_lookup: workspace})
+            lookups = self.workspace_lookup
+            visible = Q()
+            for lookup in (lookups,) if isinstance(lookups, str) else lookups:
+                visible |= Q(**{lookup: workspace})
+            queryset = queryset.filter(visible)
         return queryset
 
     @property
@@ -170,9 +177,8 @@ class CreateMixin:
 
 
 class UpdateMixin:
-    """``PUT`` and ``PATCH`` both validate partially against the current record: a client
-    sends the fields it changes (documented in the OpenAPI description)."""
-
+    # PUT and PATCH both validate partially against the current record: a client sends the
+    # fields it changes (stated in the OpenAPI description).
     def update(self, request: Request, *args, **kwargs) -> Response:
         instance = self.get_object()
         data = self.validated_input(instance=instance, partial=True)
@@ -201,9 +207,11 @@ class HealthView(ApiView):
     authentication_classes: ClassVar[list] = []
     throttle_classes: ClassVar[list] = []
 
+    @extend_schema(
+        auth=[],
+        responses=inline_serializer("Health", {"status": CharField()}),
+    )
     def get(self, request: Request) -> Response:
-        from django.db import connection
-
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return self.envelope({"status": "ok"})

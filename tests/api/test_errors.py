@@ -1,0 +1,116 @@
+"""SPEC §5: every status code with its exact body; never HTML, never a traceback."""
+
+import pytest
+from django.db import OperationalError
+from django.test import override_settings
+
+from optiflow.api.exceptions import exception_handler
+from optiflow.errors import Conflict
+
+
+def test_malformed_json_is_400(api):
+    response = api.client.post(
+        "/t/acme/api/v1/users",
+        "{not json",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Malformed JSON: ")
+
+
+def test_non_json_body_is_415(api):
+    response = api.client.post(
+        "/t/acme/api/v1/users",
+        "name=x",
+        content_type="application/x-www-form-urlencoded",
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert response.status_code == 415
+    assert response.json() == {
+        "message": 'Unsupported media type "application/x-www-form-urlencoded" in request.'
+    }
+
+
+def test_unknown_api_url_is_json_404(api):
+    response = api.get("/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not found."}
+
+
+def test_unknown_record_is_404(api):
+    response = api.get("/users/999999")
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not found."}
+
+
+def test_method_not_allowed_is_405(api):
+    response = api.delete("/me")
+    assert response.status_code == 405
+    assert response.json() == {"message": 'Method "DELETE" not allowed.'}
+
+
+def test_validation_error_is_422_with_field_errors(api):
+    response = api.post("/users", {"name": "", "email": "not-an-email"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["message"] == "The given data was invalid."
+    assert set(body["errors"]) == {"name", "email", "password"}
+    assert all(isinstance(messages, list) for messages in body["errors"].values())
+
+
+def test_weak_password_is_422_on_password(api):
+    response = api.post("/users", {"name": "A", "email": "a@x.test", "password": "123"})
+    assert response.status_code == 422
+    assert "password" in response.json()["errors"]
+
+
+def test_conflict_is_409():
+    response = exception_handler(Conflict("Version mismatch."), {})
+    assert response.status_code == 409
+    assert response.data == {"message": "Version mismatch."}
+
+
+def test_uncaught_error_is_500_json(api, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("boom with secrets")
+
+    monkeypatch.setattr("tenants.views.selectors.token_list_for_user", explode)
+    response = api.get("/tokens")
+    assert response.status_code == 500
+    assert response.json() == {"message": "Server Error."}
+    assert b"boom" not in response.content
+
+
+def test_lost_database_is_503(api, monkeypatch):
+    def unavailable(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("tenants.views.selectors.token_list_for_user", unavailable)
+    response = api.get("/tokens")
+    assert response.status_code == 503
+    assert response.json() == {"message": "Service Unavailable."}
+
+
+@pytest.mark.parametrize("value", ["abc", "req-1.2_3", "x" * 128])
+def test_well_formed_request_id_is_echoed(api, value):
+    assert api.get("/me", headers={"X-Request-Id": value})["X-Request-Id"] == value
+
+
+def test_request_id_is_generated_when_missing_or_bad(api):
+    assert len(api.get("/me")["X-Request-Id"]) == 32
+    for bad in ("has space", "x" * 129):
+        assert api.get("/me", headers={"X-Request-Id": bad})["X-Request-Id"] != bad
+
+
+def test_cors_is_off_by_default(api):
+    response = api.get("/me", headers={"Origin": "https://app.example"})
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=["https://app.example"])
+def test_cors_allows_configured_origins_and_exposes_rate_headers(api):
+    response = api.get("/me", headers={"Origin": "https://app.example"})
+    assert response["Access-Control-Allow-Origin"] == "https://app.example"
+    exposed = response["Access-Control-Expose-Headers"]
+    assert "X-RateLimit-Remaining" in exposed and "Retry-After" in exposed

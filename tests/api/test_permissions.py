@@ -1,0 +1,89 @@
+"""SPEC §4: effective permissions = membership ∩ token abilities; the workspace context."""
+
+import pytest
+
+from tests.factories import WorkspaceFactory, make_user
+
+FORBIDDEN = {"message": "This action is unauthorized."}
+
+
+@pytest.mark.parametrize(
+    ("held", "abilities", "expected"),
+    [
+        (["users:manage"], ["*"], 200),
+        (["users:manage"], ["contacts:view"], 403),
+        ([], ["users:manage"], 403),
+        (["users:manage"], ["users:manage"], 200),
+    ],
+)
+def test_permission_needs_both_membership_and_token(member_api, held, abilities, expected):
+    response = member_api(permissions=held, abilities=abilities).get("/users")
+    assert response.status_code == expected
+    if expected == 403:
+        assert response.json() == FORBIDDEN
+
+
+def test_workspace_admin_role_holds_every_permission(member_api):
+    assert member_api(role="admin").get("/users").status_code == 200
+
+
+def test_me_reports_effective_permissions_for_the_token(member_api, tenant):
+    api = member_api(permissions=["contacts:view", "users:manage"], abilities=["contacts:view"])
+    data = api.get("/me").json()["data"]
+    assert data["permissions"] == ["contacts:view"]
+    assert data["current_workspace"] == {"id": tenant.workspace.pk, "name": "Main"}
+    assert data["memberships"][0]["workspace"]["id"] == tenant.workspace.pk
+    assert data["memberships"][0]["role"] == "member"
+
+
+class TestWorkspaceHeader:
+    def test_member_selects_their_workspace(self, member_api, tenant):
+        other = WorkspaceFactory()
+        api = member_api(permissions=["users:manage"], workspace=other)
+        response = api.get("/me", headers={"X-Workspace-ID": str(other.pk)})
+        assert response.status_code == 200
+        assert response.json()["data"]["current_workspace"]["id"] == other.pk
+
+    def test_non_member_is_403(self, member_api, tenant):
+        other = WorkspaceFactory()
+        response = member_api().get("/me", headers={"X-Workspace-ID": str(other.pk)})
+        assert response.status_code == 403
+        assert response.json() == FORBIDDEN
+
+    def test_unknown_workspace_is_404(self, member_api):
+        response = member_api().get("/me", headers={"X-Workspace-ID": "987654"})
+        assert response.status_code == 404
+        assert response.json() == {"message": "Workspace not found."}
+
+    def test_non_integer_workspace_is_400(self, member_api):
+        response = member_api().get("/me", headers={"X-Workspace-ID": "main"})
+        assert response.status_code == 400
+        assert response.json()["message"].startswith("X-Workspace-ID")
+
+    def test_view_all_locations_reads_any_workspace_without_writes(self, member_api, tenant):
+        other = WorkspaceFactory()
+        api = member_api(permissions=["view_all_locations", "contacts:view", "contacts:create"])
+        response = api.get("/me", headers={"X-Workspace-ID": str(other.pk)})
+        assert response.status_code == 200
+        assert response.json()["data"]["permissions"] == ["contacts:view", "view_all_locations"]
+
+    def test_tenant_admin_selects_any_workspace(self, api):
+        other = WorkspaceFactory()
+        response = api.get("/me", headers={"X-Workspace-ID": str(other.pk)})
+        assert response.status_code == 200
+
+    def test_without_header_the_first_membership_is_used(self, client, tenant):
+        from tests.factories import ApiClient
+
+        first, second = WorkspaceFactory(), WorkspaceFactory()
+        user, token = make_user(workspace=first)
+        from tenants.models import Membership
+
+        Membership.objects.create(user=user, workspace=second, role="member")
+        data = ApiClient(client, token, prefix="/t/acme").get("/me").json()["data"]
+        assert data["current_workspace"]["id"] == first.pk
+
+    def test_switch_makes_a_workspace_current(self, api):
+        other = WorkspaceFactory()
+        assert api.post(f"/workspaces/{other.pk}/switch").status_code == 200
+        assert api.get("/me").json()["data"]["current_workspace"]["id"] == other.pk
