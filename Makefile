@@ -22,11 +22,11 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
+# Plain HTTP on loopback: cookies cannot be Secure there, or the admin could not log in.
 run: install
 	$(BIN)/python manage.py migrate_schemas --verbosity 0
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
-	# Plain HTTP on loopback: cookies cannot be Secure here, or the admin could not log in.
 	DJANGO_SECURE_COOKIES=0 $(BIN)/gunicorn optiflow.wsgi --bind 127.0.0.1:$(PORT) \
 		--workers $(WEB_CONCURRENCY) --threads 4 --access-logfile -
 
