@@ -70,7 +70,7 @@ class TenantMiddleware:
             return self.activate(request, domain.tenant)
         if host.endswith("." + settings.OPTIFLOW_BASE_DOMAIN):
             return tenant_not_found()
-        request.tenant = None
+        request.tenant = connection.tenant  # django-tenants' stand-in for the public schema
         request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
         set_urlconf(request.urlconf)
         return None

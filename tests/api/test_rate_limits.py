@@ -85,7 +85,7 @@ def status_of(url: str) -> int:
 
 
 @pytest.mark.skipif(not redis_reachable(), reason="no Redis at 127.0.0.1:6379")
-def test_limit_is_shared_by_two_server_processes_through_redis(provisioned, django_db_blocker):
+def test_limit_is_shared_by_two_server_processes_through_redis(provisioned, db):
     """Two gunicorn processes on the same Redis: 6 anonymous requests, alternating between
     them, against a limit of 4 → exactly 4 answered, then 429 from both."""
     import redis

@@ -17,21 +17,16 @@ from tests.conftest import test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-def drop_tenant(django_db_blocker):
-    slugs: list[str] = []
-    yield slugs
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        for tenant in Tenant.objects.filter(slug__in=slugs):
-            tenant.delete(force_drop=True)
+pytestmark = pytest.mark.django_db
 
 
-def test_provision_tenant_json_prints_one_object_and_a_working_tenant(
-    provisioned, drop_tenant, django_db_blocker
-):
-    drop_tenant.append("initech")
+@pytest.fixture(autouse=True)
+def public_schema(provisioned):
+    connection.set_schema_to_public()
+
+
+def test_provision_tenant_json_prints_one_object_and_a_working_tenant():
+    # A separate process commits the tenant; the test database is discarded after the session.
     result = subprocess.run(
         [
             sys.executable,
@@ -61,32 +56,31 @@ def test_provision_tenant_json_prints_one_object_and_a_working_tenant(
     assert data["tenant"] == "initech" and data["schema"] == "t_initech"
     assert data["domains"] == ["initech.example.test", "api.initech.test"]
     assert data["owner_email"] == "boss@initech.test"
-    with django_db_blocker.unblock():
-        tenant = Tenant.objects.get(slug="initech")
-        assert tenant.currency == "EUR"
-        assert set(Domain.objects.filter(tenant=tenant).values_list("domain", flat=True)) == {
-            "initech.example.test",
-            "api.initech.test",
-        }
-        with schema_context(tenant.schema_name):
-            owner = User.objects.get(email="boss@initech.test")
-            assert owner.is_tenant_admin
-            workspace = Workspace.objects.get(pk=data["workspace_id"])
-            assert workspace.name == "Main" and workspace.is_default
-            assert Membership.objects.get(user=owner, workspace=workspace).role == "owner"
-            token_id = int(data["token"].split("|")[0])
-            assert ApiToken.objects.get(pk=token_id).user == owner
+    tenant = Tenant.objects.get(slug="initech")
+    assert tenant.currency == "EUR"
+    assert set(Domain.objects.filter(tenant=tenant).values_list("domain", flat=True)) == {
+        "initech.example.test",
+        "api.initech.test",
+    }
+    with schema_context(tenant.schema_name):
+        owner = User.objects.get(email="boss@initech.test")
+        assert owner.is_tenant_admin
+        workspace = Workspace.objects.get(pk=data["workspace_id"])
+        assert workspace.name == "Main" and workspace.is_default
+        assert Membership.objects.get(user=owner, workspace=workspace).role == "owner"
+        token_id = int(data["token"].split("|")[0])
+        assert ApiToken.objects.get(pk=token_id).user == owner
 
 
-def test_existing_slug_fails_with_status_1(provisioned, django_db_blocker, capsys):
-    with django_db_blocker.unblock(), pytest.raises(CommandError) as error:
+def test_existing_slug_fails_with_status_1():
+    with pytest.raises(CommandError) as error:
         call_command("provision_tenant", "acme", name="Again", owner_email="x@acme.test")
     assert error.value.returncode == 1
     assert "already exists" in str(error.value)
 
 
-def test_provision_refuses_a_domain_in_use(provisioned, django_db_blocker):
-    with django_db_blocker.unblock(), pytest.raises(CommandError) as error:
+def test_provision_refuses_a_domain_in_use():
+    with pytest.raises(CommandError) as error:
         call_command(
             "provision_tenant",
             "newco",
@@ -95,5 +89,4 @@ def test_provision_refuses_a_domain_in_use(provisioned, django_db_blocker):
             domains=["acme.localhost"],
         )
     assert "acme.localhost" in str(error.value)
-    with django_db_blocker.unblock():
-        assert not Tenant.objects.filter(slug="newco").exists()
+    assert not Tenant.objects.filter(slug="newco").exists()
