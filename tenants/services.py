@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -158,8 +159,6 @@ WORKSPACE_DELETE_GUARDS: list[Callable[[Workspace], str | None]] = []
 @transaction.atomic
 def workspace_delete(*, workspace: Workspace, actor: User) -> None:
     if workspace.owner_id != actor.pk:
-        from django.core.exceptions import PermissionDenied
-
         raise PermissionDenied("Only the owner can delete a workspace.")
     for guard in WORKSPACE_DELETE_GUARDS:
         reason = guard(workspace)

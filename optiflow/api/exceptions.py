@@ -38,13 +38,6 @@ class BadRequest(exceptions.APIException):
     default_detail = "Bad request."
 
 
-class UnprocessableEntity(exceptions.ValidationError):
-    """A ``422`` with a message and field errors, raised by views for input that parses but is
-    refused (the spec's validation and business-rule errors)."""
-
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-
-
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """Turn DRF's nested error detail into ``{"items.0.quantity": ["..."]}``."""
     if isinstance(detail, dict):
@@ -97,12 +90,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
 
     set_rollback()
     if isinstance(exc, exceptions.ValidationError):
-        detail = exc.detail
-        message = None
-        if isinstance(exc, UnprocessableEntity) and isinstance(detail, dict):
-            message = detail.pop("message", None)
-            message = str(message[0] if isinstance(message, list) else message) if message else None
-        return Response(validation_body(flatten_errors(detail), message), status=422)
+        return Response(validation_body(flatten_errors(exc.detail)), status=422)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         headers["WWW-Authenticate"] = "Bearer"
         return Response({"message": "Unauthenticated."}, status=401, headers=headers)

@@ -93,7 +93,7 @@ class DateRangeField(forms.Field):
         self.timestamps = timestamps
         super().__init__(**kwargs)
 
-    def parse_bound(self, raw, upper: bool):
+    def parse_bound(self, raw):
         if raw is None:
             return None
         if not isinstance(raw, str):
@@ -115,7 +115,7 @@ class DateRangeField(forms.Field):
             return None
         text = str(value).strip()
         if not text.startswith("{"):
-            bound = self.parse_bound(text, upper=False)
+            bound = self.parse_bound(text)
             return (bound, bound)
         try:
             data = json.loads(text)
@@ -124,8 +124,8 @@ class DateRangeField(forms.Field):
         if not isinstance(data, dict) or set(data) - {"fromDate", "toDate"}:
             raise forms.ValidationError('Expected {"fromDate": ..., "toDate": ...}.')
         return (
-            self.parse_bound(data.get("fromDate"), False),
-            self.parse_bound(data.get("toDate"), True),
+            self.parse_bound(data.get("fromDate")),
+            self.parse_bound(data.get("toDate")),
         )
 
 
@@ -142,18 +142,16 @@ class DateRangeFilter(django_filters.Filter):
     def filter(self, qs: QuerySet, value):
         if value is None:
             return qs
-        lower, upper = value
-        name = self.field_name
-        if lower is not None:
-            is_day = isinstance(lower, dt.date) and not isinstance(lower, dt.datetime)
-            qs = qs.filter(
-                **{f"{name}__date__gte" if self.timestamps and is_day else f"{name}__gte": lower}
+        for bound, lookup in zip(value, ("gte", "lte"), strict=True):
+            if bound is None:
+                continue
+            whole_day = self.timestamps and not isinstance(bound, dt.datetime)
+            path = (
+                f"{self.field_name}__date__{lookup}"
+                if whole_day
+                else f"{self.field_name}__{lookup}"
             )
-        if upper is not None:
-            is_day = isinstance(upper, dt.date) and not isinstance(upper, dt.datetime)
-            qs = qs.filter(
-                **{f"{name}__date__lte" if self.timestamps and is_day else f"{name}__lte": upper}
-            )
+            qs = qs.filter(**{path: bound})
         return qs
 
 

@@ -135,7 +135,10 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
-        context["include"] = self.includes
+        # Schema generation runs a fake view: leaving `include` out documents every include
+        # (as an optional field) instead of none.
+        if not getattr(self, "swagger_fake_view", False):
+            context["include"] = self.includes
         return context
 
     def get_input_serializer_class(self) -> type[BaseSerializer]:
