@@ -35,6 +35,22 @@ def provision(slug: str) -> ProvisionedTenant:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(
+    request, django_test_environment, django_db_blocker, django_db_modify_db_settings
+):
+    """Always create the test database. pytest-django creates it only when a selected test
+    takes the ``db`` fixture, and concurrency tests deliberately do not (they commit)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=verbosity, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=verbosity)
+
+
+@pytest.fixture(scope="session")
 def provisioned(django_db_setup, django_db_blocker) -> dict[str, ProvisionedTenant]:
     with django_db_blocker.unblock():
         tenants = {slug: provision(slug) for slug in ("acme", "globex", "conc")}
