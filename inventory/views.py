@@ -1,0 +1,383 @@
+"""Endpoints of the catalog (``/taxes``, ``/categories``, ``/products``; tenant-wide) and the
+stock ledger (``/stock-levels``, ``/stock-movements``, ``/initial-stock``,
+``/stock-adjustments``, ``/stock-transfers``; workspace-scoped), SPEC §8.2-§8.5."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from inventory import selectors, services
+from inventory.filters import (
+    CategoryFilterSet,
+    ProductFilterSet,
+    StockLevelFilterSet,
+    StockMovementFilterSet,
+    StockTransferFilterSet,
+    TaxFilterSet,
+)
+from inventory.models import Category, Product, StockAdjustment, StockLevel, StockTransfer, Tax
+from inventory.serializers import (
+    CategorySerializer,
+    CategoryWriteSerializer,
+    InitialStockSerializer,
+    ProductCreateSerializer,
+    ProductSerializer,
+    ProductWriteSerializer,
+    StockAdjustmentCreateSerializer,
+    StockAdjustmentSerializer,
+    StockLevelSerializer,
+    StockLevelUpdateSerializer,
+    StockMovementSerializer,
+    StockTransferCreateSerializer,
+    StockTransferSerializer,
+    TaxSerializer,
+    TaxWriteSerializer,
+)
+from optiflow.api.access import WORKSPACE_HEADER, Access
+from optiflow.api.permissions import AUTHENTICATED
+from optiflow.api.views import (
+    ApiViewSet,
+    CreateMixin,
+    DestroyMixin,
+    ListMixin,
+    RetrieveMixin,
+    UpdateMixin,
+)
+from tenants.models import Workspace
+
+WRITE_ACTIONS = ("create", "update", "partial_update")
+TIMESTAMP_SORTS = {"created_at": "created_at", "updated_at": "updated_at", "id": "id"}
+
+
+def require_permission_in(access: Access, workspaces: Iterable[Workspace], permission: str) -> None:
+    """For writes that reach beyond the request's workspace (a transfer's two ends)."""
+    for workspace in workspaces:
+        if permission not in access.permissions_in(workspace):
+            raise exceptions.PermissionDenied()
+
+
+def inventory_workspace_ids(access: Access | None) -> list[int] | None:
+    """Workspaces whose stock the caller may see (``inventory:view``); ``None``: all."""
+    if access is None:  # schema generation
+        return []
+    # A workspace the caller is not a member of stands for all of them: tenant admins, and
+    # holders of `view_all_locations`, see stock everywhere.
+    if "inventory:view" in access.permissions_in(Workspace()):
+        return None
+    return [
+        membership.workspace_id
+        for membership in access.memberships
+        if "inventory:view" in access.permissions_in(membership.workspace)
+    ]
+
+
+# --- catalog --------------------------------------------------------------------------------
+
+
+class TaxViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):
+    """Tax rates in percent. Any user may read them; writes need `taxes:manage`. Marking a
+    tax default clears the previous default; the default must be active. Delete is refused
+    (`422`) while a product or a document line uses the tax: deactivate it instead."""
+
+    serializer_class = TaxSerializer
+    input_serializers = dict.fromkeys(WRITE_ACTIONS, TaxWriteSerializer)
+    required_permissions = {
+        "list": AUTHENTICATED,
+        "retrieve": AUTHENTICATED,
+        **dict.fromkeys([*WRITE_ACTIONS, "destroy"], "taxes:manage"),
+    }
+    filterset_class = TaxFilterSet
+    smart_fields = ("name",)
+    sort_fields = {"name": "name", "rate": "rate", **TIMESTAMP_SORTS}
+    default_sort = "name"
+
+    def base_queryset(self) -> QuerySet[Tax]:
+        return selectors.tax_list()
+
+    def perform_create(self, data: dict[str, Any]) -> Tax:
+        return services.tax_create(**data)
+
+    def perform_update(self, instance: Tax, data: dict[str, Any]) -> Tax:
+        return services.tax_update(tax=instance, data=data)
+
+    def perform_destroy(self, instance: Tax) -> None:
+        services.tax_delete(tax=instance)
+
+
+class CategoryViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):
+    """Product categories, optionally nested under a parent. Delete is refused (`422`) while
+    products or subcategories reference the category."""
+
+    serializer_class = CategorySerializer
+    input_serializers = dict.fromkeys(WRITE_ACTIONS, CategoryWriteSerializer)
+    required_permissions = {
+        "list": "products:view",
+        "retrieve": "products:view",
+        "create": "products:create",
+        "update": "products:edit",
+        "partial_update": "products:edit",
+        "destroy": "products:delete",
+    }
+    filterset_class = CategoryFilterSet
+    smart_fields = ("name",)
+    sort_fields = {"name": "name", **TIMESTAMP_SORTS}
+    default_sort = "name"
+
+    def base_queryset(self) -> QuerySet[Category]:
+        return selectors.category_list()
+
+    def perform_create(self, data: dict[str, Any]) -> Category:
+        return services.category_create(**data)
+
+    def perform_update(self, instance: Category, data: dict[str, Any]) -> Category:
+        return services.category_update(category=instance, data=data)
+
+    def perform_destroy(self, instance: Category) -> None:
+        services.category_delete(category=instance)
+
+
+class ProductViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):
+    """The tenant's catalog. `sku` is unique ignoring case, `barcode` unique when set.
+    Service and digital products never track stock. `profit` = price - cost and
+    `profit_margin` = profit in percent of cost; both null without a positive cost.
+
+    `filter[low_stock]` and `include=stock` refer to the request's workspace;
+    `include=stock_levels` lists every workspace whose stock the caller may see.
+
+    Delete is refused (`422`) once the product is on a document line or has stock movements
+    other than its initial stock (deactivate it instead); otherwise the product goes together
+    with its levels and initial-stock movements."""
+
+    serializer_class = ProductSerializer
+    input_serializers = {
+        "create": ProductCreateSerializer,
+        "update": ProductWriteSerializer,
+        "partial_update": ProductWriteSerializer,
+    }
+    required_permissions = {
+        "list": "products:view",
+        "retrieve": "products:view",
+        "create": "products:create",
+        "update": "products:edit",
+        "partial_update": "products:edit",
+        "destroy": "products:delete",
+        "activate": "products:edit",
+        "deactivate": "products:edit",
+    }
+    filterset_class = ProductFilterSet
+    smart_fields = ("name", "sku", "barcode", "description")
+    sort_fields = {"name": "name", "sku": "sku", "price": "price", **TIMESTAMP_SORTS}
+    default_sort = "name"
+
+    @property
+    def include_prefetches(self) -> dict[str, tuple]:
+        # Built per request: `stock` and `stock_levels` depend on the caller's workspace and
+        # permissions; stock is shown where the caller holds `inventory:view`.
+        access: Access | None = getattr(self.request, "access", None)
+        workspace = access.workspace if access else None
+        here = [workspace.pk] if workspace and access.has("inventory:view") else []
+        current = selectors.stock_level_list(workspace_ids=here)
+        visible = selectors.stock_level_list(workspace_ids=inventory_workspace_ids(access))
+        return {
+            "category": ("category",),
+            "default_tax": ("default_tax",),
+            "stock": (Prefetch("stock_levels", current, to_attr="current_stock_levels"),),
+            "stock_levels": (Prefetch("stock_levels", visible, to_attr="visible_stock_levels"),),
+        }
+
+    def base_queryset(self) -> QuerySet[Product]:
+        return selectors.product_list()
+
+    def perform_create(self, data: dict[str, Any]) -> Product:
+        entries = [services.InitialStock(**entry) for entry in data.pop("initial_stock", [])]
+        access: Access = self.request.access
+        require_permission_in(access, {e.workspace for e in entries}, "inventory:adjust")
+        return services.product_create(actor=access.user, initial_stock=entries, **data)
+
+    def perform_update(self, instance: Product, data: dict[str, Any]) -> Product:
+        return services.product_update(product=instance, data=data)
+
+    def perform_destroy(self, instance: Product) -> None:
+        services.product_delete(product=instance)
+
+    @extend_schema(request=None, responses=ProductSerializer)
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, pk: str) -> Response:
+        """Make the product available for new documents again."""
+        product = services.product_set_active(product=self.get_object(), is_active=True)
+        return self.respond(product)
+
+    @extend_schema(request=None, responses=ProductSerializer)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, pk: str) -> Response:
+        """Keep the product (and its history) but refuse it on new documents."""
+        product = services.product_set_active(product=self.get_object(), is_active=False)
+        return self.respond(product)
+
+
+# --- stock ----------------------------------------------------------------------------------
+
+
+class StockLevelViewSet(ListMixin, RetrieveMixin, ApiViewSet):
+    """Stock of each product in the request's workspace. `status`: `out_of_stock` when the
+    quantity is ≤ 0, else `low_stock` when it is ≤ `minimum_quantity`, else `in_stock`;
+    `filter[low_stock]` means quantity ≤ minimum (out of stock included). Only
+    `minimum_quantity` is written here: quantities change through movements."""
+
+    workspace_scoped = True
+    serializer_class = StockLevelSerializer
+    input_serializers = {"partial_update": StockLevelUpdateSerializer}
+    required_permissions = {
+        "list": "inventory:view",
+        "retrieve": "inventory:view",
+        "partial_update": "inventory:adjust",
+    }
+    filterset_class = StockLevelFilterSet
+    smart_fields = ("product__name", "product__sku")
+    sort_fields = {
+        "quantity": "quantity", "minimum_quantity": "minimum_quantity", **TIMESTAMP_SORTS,
+    }  # fmt: skip
+    default_sort = "id"
+    include_prefetches = {
+        "product": ("product",),
+        "product.category": ("product__category",),
+        "workspace": ("workspace",),
+    }
+
+    def base_queryset(self) -> QuerySet[StockLevel]:
+        return selectors.stock_level_list()
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Set the minimum quantity (the only field written here)."""
+        level = services.stock_level_update(level=self.get_object(), **self.validated_input())
+        return self.respond(level)
+
+
+class StockMovementViewSet(ListMixin, RetrieveMixin, ApiViewSet):
+    """The stock ledger of the request's workspace: one row per change, signed, with the
+    level before and after. Rows are never updated or deleted. `created_by_id` is the id of
+    the user who made the change; `include=created_by` embeds the user."""
+
+    workspace_scoped = True
+    serializer_class = StockMovementSerializer
+    required_permissions = {"list": "inventory:view", "retrieve": "inventory:view"}
+    filterset_class = StockMovementFilterSet
+    sort_fields = TIMESTAMP_SORTS
+    default_sort = "-created_at"
+    include_prefetches = {"product": ("product",), "created_by": ("created_by",)}
+
+    def base_queryset(self) -> QuerySet:
+        return selectors.stock_movement_list()
+
+
+@extend_schema_view(create=extend_schema(parameters=[OpenApiParameter(
+    WORKSPACE_HEADER, int, location=OpenApiParameter.HEADER,
+    description="Workspace used when the body has no `workspace_id`.",
+)]))  # fmt: skip
+class InitialStockViewSet(CreateMixin, ApiViewSet):
+    """Record the opening stock of a product in a workspace (default: the request's), once
+    per product and workspace: later changes are adjustments (`422`). Answers the level."""
+
+    serializer_class = StockLevelSerializer
+    input_serializers = {"create": InitialStockSerializer}
+    required_permissions = {"create": "inventory:adjust"}
+
+    def base_queryset(self) -> QuerySet[StockLevel]:
+        # Not workspace-scoped: `workspace_id` may name another workspace the caller manages.
+        return selectors.stock_level_list()
+
+    def perform_create(self, data: dict[str, Any]) -> StockLevel:
+        access: Access = self.request.access
+        workspace = data.pop("workspace", None) or access.require_workspace()
+        require_permission_in(access, [workspace], "inventory:adjust")
+        return services.initial_stock_create(actor=access.user, workspace=workspace, **data)
+
+
+class StockAdjustmentViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
+    """Manual stock corrections in the request's workspace. Each line's quantity is signed
+    (negative takes stock out) and stored with the level before and after. All lines apply
+    or none: a line that would take stock below zero answers `422` on `items.N.quantity`."""
+
+    workspace_scoped = True
+    serializer_class = StockAdjustmentSerializer
+    input_serializers = {"create": StockAdjustmentCreateSerializer}
+    required_permissions = {
+        "list": "inventory:view",
+        "retrieve": "inventory:view",
+        "create": "inventory:adjust",
+    }
+    smart_fields = ("reference", "notes")
+    sort_fields = TIMESTAMP_SORTS
+    default_sort = "-created_at"
+    include_prefetches = {
+        "items": ("items",),
+        "items.product": ("items__product",),
+        "created_by": ("created_by",),
+    }
+    detail_includes = frozenset({"items"})
+
+    def base_queryset(self) -> QuerySet[StockAdjustment]:
+        return selectors.stock_adjustment_list()
+
+    def perform_create(self, data: dict[str, Any]) -> StockAdjustment:
+        access: Access = self.request.access
+        items = [services.AdjustmentItem(**item) for item in data.pop("items")]
+        return services.stock_adjustment_create(
+            workspace=access.require_workspace(), actor=access.user, items=items, **data
+        )
+
+
+class StockTransferViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
+    """Stock moved between workspaces; listed in both. Needs `inventory:transfer` in both
+    workspaces. `from_workspace_id` defaults to the request's workspace; the same workspace
+    on both ends answers `422` on `to_workspace_id`. Writes a `transfer_out` and a
+    `transfer_in` movement per line, all or nothing."""
+
+    workspace_scoped = True
+    workspace_lookup = ("from_workspace", "to_workspace")
+    serializer_class = StockTransferSerializer
+    input_serializers = {"create": StockTransferCreateSerializer}
+    required_permissions = {
+        "list": "inventory:view",
+        "retrieve": "inventory:view",
+        "create": "inventory:transfer",
+    }
+    filterset_class = StockTransferFilterSet
+    smart_fields = ("reference", "notes")
+    sort_fields = TIMESTAMP_SORTS
+    default_sort = "-created_at"
+    include_prefetches = {
+        "items": ("items",),
+        "items.product": ("items__product",),
+        "from_workspace": ("from_workspace",),
+        "to_workspace": ("to_workspace",),
+        "created_by": ("created_by",),
+    }
+    detail_includes = frozenset({"items"})
+
+    def base_queryset(self) -> QuerySet[StockTransfer]:
+        return selectors.stock_transfer_list()
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        transfer = self.perform_create(self.validated_input())
+        # Answered unscoped: neither end need be the request's workspace.
+        fresh = self.filter_queryset(selectors.stock_transfer_list()).get(pk=transfer.pk)
+        return Response({"data": self.get_serializer(fresh).data}, status=status.HTTP_201_CREATED)
+
+    def perform_create(self, data: dict[str, Any]) -> StockTransfer:
+        access: Access = self.request.access
+        source = data.pop("from_workspace", None) or access.require_workspace()
+        target = data.pop("to_workspace")
+        require_permission_in(access, [source, target], "inventory:transfer")
+        items = [services.TransferItem(**item) for item in data.pop("items")]
+        return services.stock_transfer_create(
+            from_workspace=source, to_workspace=target, actor=access.user, items=items, **data
+        )
