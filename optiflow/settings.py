@@ -189,7 +189,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "ContactStatusEnum": "contacts.models.Contact.Status",
+        "AddressTypeEnum": "contacts.models.Address.Type",
+        "StockLevelStatusEnum": "inventory.models.StockLevel.Status",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "optiflow.api.schema.postprocess_tenant_servers",

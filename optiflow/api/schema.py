@@ -109,7 +109,9 @@ class AutoSchema(openapi.AutoSchema):
         return super().get_request_serializer()
 
     def _get_filter_parameters(self) -> list[dict]:
-        if not self._is_list_view():
+        # The grammar filters and sorts the `list` action only (`ApiViewSet.filter_queryset`),
+        # not other actions that answer lists (`GET /invoices/{id}/payments`).
+        if not self._is_list_view() or self._view_attr("action") != "list":
             return []
         params = []
         for name, flt in filterset_for(self.view).base_filters.items():

@@ -1,0 +1,359 @@
+"""Input and output shapes of document series, invoices, quotations and payments.
+
+Output serializers render what the selectors fetched (``Meta.include_fields`` only when
+requested); input serializers check shapes and types. Business rules (active contact and
+products, discounts within the subtotal, numbering) are the services'.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
+from contacts.models import Contact
+from contacts.serializers import ContactSerializer
+from inventory.serializers import ProductSerializer
+from optiflow.api.serializers import IncludableModelSerializer, IncludableSerializer, MoneyField
+from tenants.serializers import UserSerializer, WorkspaceRefSerializer
+
+QUANTITY = {"max_digits": 14, "decimal_places": 2}
+RATE = {"max_digits": 5, "decimal_places": 2}
+
+
+def related_field(queryset, source: str, label: str, **kwargs: Any) -> serializers.Field:
+    return serializers.PrimaryKeyRelatedField(
+        queryset=queryset, source=source,
+        error_messages={"does_not_exist": f"The selected {label} does not exist."}, **kwargs,
+    )  # fmt: skip
+
+
+# --- document series ------------------------------------------------------------------------
+
+SERIES_FIELDS = [
+    "name", "document_type", "prefix", "next_number", "padding", "end_number", "valid_until",
+    "is_default", "is_active",
+]  # fmt: skip
+
+
+class DocumentSeriesSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DocumentSeries
+        fields = ["id", *SERIES_FIELDS, "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class DocumentSeriesWriteSerializer(serializers.ModelSerializer):
+    prefix = serializers.CharField(max_length=20)
+    next_number = serializers.IntegerField(
+        min_value=1, max_value=DocumentSeries.SEQUENCE_MAX, required=False
+    )
+    padding = serializers.IntegerField(min_value=1, max_value=12, required=False)
+    end_number = serializers.IntegerField(
+        min_value=1, max_value=DocumentSeries.SEQUENCE_MAX, required=False, allow_null=True
+    )
+
+    class Meta:
+        model = DocumentSeries
+        fields = SERIES_FIELDS
+        # The services give these rules their messages (SPEC §5 shape), not DRF's validators.
+        validators: list = []
+
+
+# --- documents: output ----------------------------------------------------------------------
+
+
+class LineTaxSerializer(serializers.Serializer):
+    tax_id = serializers.IntegerField()
+    name = serializers.CharField()
+    rate = serializers.DecimalField(**RATE, help_text="Percent, as copied onto the line.")
+    amount = MoneyField()
+
+
+class DocumentItemSerializer(IncludableSerializer):
+    id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    product = ProductSerializer()
+    description = serializers.CharField()
+    quantity = serializers.DecimalField(**QUANTITY)
+    unit_price = MoneyField()
+    discount_rate = serializers.DecimalField(
+        **RATE, allow_null=True, help_text="`null` when the discount was given as an amount."
+    )
+    discount_amount = MoneyField()
+    subtotal = MoneyField()
+    tax_amount = MoneyField()
+    total = MoneyField()
+    taxes = LineTaxSerializer(many=True)
+
+    class Meta:
+        include_fields = ("product", "taxes")
+
+
+DOCUMENT_FIELDS = [
+    "id", "workspace_id", "contact_id", "document_series_id", "document_number", "status",
+    "issue_date", "due_date", "payment_term", "currency", "subtotal_amount", "discount_amount",
+    "tax_amount", "total_amount",
+]  # fmt: skip
+DOCUMENT_INCLUDE_FIELDS = ("items", "contact", "document_series", "workspace", "created_by")
+
+
+class DocumentSerializer(IncludableModelSerializer):
+    """Fields invoices and quotations share; ``created_by_id`` is the creator's id and
+    ``include=created_by`` embeds the user."""
+
+    workspace_id = serializers.IntegerField(read_only=True)
+    contact_id = serializers.IntegerField(read_only=True)
+    document_series_id = serializers.IntegerField(read_only=True)
+    created_by_id = serializers.IntegerField(read_only=True)
+
+
+class DocumentIncludes(serializers.Serializer):
+    """A document's related records (``include=...``), kept apart from its own fields so that
+    the invoice embedded in a payment carries none and payments and invoices never nest."""
+
+    items = DocumentItemSerializer(many=True, read_only=True)
+    contact = ContactSerializer(read_only=True)
+    document_series = DocumentSeriesSerializer(read_only=True)
+    workspace = WorkspaceRefSerializer(read_only=True)
+    created_by = UserSerializer(read_only=True)
+
+
+class InvoiceSummarySerializer(DocumentSerializer):
+    """An invoice without its related records (as embedded in a payment)."""
+
+    amount_due = MoneyField(read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+    quotation_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Invoice
+        fields = [
+            *DOCUMENT_FIELDS, "amount_paid", "amount_due", "is_overdue", "notes",
+            "quotation_id", "created_by_id", "cancelled_at", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class PaymentSerializer(IncludableModelSerializer):
+    invoice_id = serializers.IntegerField(read_only=True)
+    contact_id = serializers.IntegerField(read_only=True)
+    created_by_id = serializers.IntegerField(read_only=True)
+    invoice = InvoiceSummarySerializer(read_only=True)
+    contact = ContactSerializer(read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id", "payment_number", "invoice_id", "contact_id", "amount", "method", "paid_at",
+            "reference", "notes", "status", "voided_at", "created_by_id", "created_at",
+            "updated_at", "invoice", "contact",
+        ]  # fmt: skip
+        read_only_fields = fields
+        include_fields = ("invoice", "contact")
+
+
+class InvoiceSerializer(DocumentIncludes, InvoiceSummarySerializer):
+    payments = PaymentSerializer(many=True, read_only=True)
+
+    class Meta(InvoiceSummarySerializer.Meta):
+        fields = [*InvoiceSummarySerializer.Meta.fields, *DOCUMENT_INCLUDE_FIELDS, "payments"]
+        read_only_fields = fields
+        include_fields = (*DOCUMENT_INCLUDE_FIELDS, "payments")
+
+
+class QuotationSerializer(DocumentIncludes, DocumentSerializer):
+    is_expired = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Quotation
+        fields = [
+            *DOCUMENT_FIELDS, "is_expired", "notes", "created_by_id", "created_at",
+            "updated_at", *DOCUMENT_INCLUDE_FIELDS,
+        ]  # fmt: skip
+        read_only_fields = fields
+        include_fields = DOCUMENT_INCLUDE_FIELDS
+
+
+# --- documents: input -----------------------------------------------------------------------
+
+
+class DocumentItemInputSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField(min_value=1)
+    quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.01"))
+    unit_price = serializers.DecimalField(
+        **QUANTITY, min_value=Decimal(0), required=False, help_text="Default: the product's price."
+    )
+    description = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Default: the product's name."
+    )
+    discount_rate = serializers.DecimalField(
+        **RATE, min_value=Decimal(0), max_value=Decimal(100), required=False, allow_null=True,
+        help_text="Percent of the line subtotal. Send this or `discount_amount`.",
+    )  # fmt: skip
+    discount_amount = serializers.DecimalField(
+        **QUANTITY, min_value=Decimal(0), required=False, allow_null=True,
+        help_text="At most the line subtotal. Send this or `discount_rate`.",
+    )  # fmt: skip
+    tax_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=10,
+        help_text="Taxes of the line; default: the product's default tax. Each tax's rate is "
+        "copied onto the line.",
+    )  # fmt: skip
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("discount_rate") is not None and attrs.get("discount_amount") is not None:
+            raise serializers.ValidationError(
+                {"discount_amount": ["Send discount_rate or discount_amount, not both."]}
+            )
+        tax_ids = attrs.get("tax_ids", [])
+        if len(set(tax_ids)) != len(tax_ids):
+            raise serializers.ValidationError({"tax_ids": ["A tax appears twice."]})
+        return attrs
+
+
+class DocumentItemUpdateSerializer(DocumentItemInputSerializer):
+    """An item with an ``id`` rewrites that stored line and keeps what it does not resend;
+    one without is a new line."""
+
+    id = serializers.IntegerField(required=False, help_text="A stored line of this document.")
+    product_id = serializers.IntegerField(min_value=1, required=False)
+    quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.01"), required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if "id" not in attrs:
+            missing = {
+                name: ["This field is required for a new item."]
+                for name in ("product_id", "quantity")
+                if name not in attrs
+            }
+            if missing:
+                raise serializers.ValidationError(missing)
+        return attrs
+
+
+class CurrencyField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "ISO 4217 code; default: the tenant's currency.")
+        super().__init__(
+            min_length=3, max_length=3,
+            validators=[RegexValidator(r"^[A-Za-z]{3}$", "Use a three-letter ISO 4217 code.")],
+            **kwargs,
+        )  # fmt: skip
+
+    def to_internal_value(self, data: Any) -> str:
+        return super().to_internal_value(data).upper()
+
+
+class DocumentInputSerializer(serializers.Serializer):
+    """Fields shared by the create and update bodies of invoices and quotations."""
+
+    contact_id = related_field(Contact.objects.all(), "contact", "contact")
+    issue_date = serializers.DateField(required=False, help_text="Default: today.")
+    due_date = serializers.DateField(required=False, allow_null=True)
+    payment_term = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True)
+    currency = CurrencyField(required=False)
+
+
+def series_field(document_type: str, **kwargs: Any) -> serializers.Field:
+    kwargs.setdefault("help_text", f"Default: the default {document_type} series.")
+    return related_field(
+        DocumentSeries.objects.filter(document_type=document_type), "document_series",
+        f"{document_type} series", required=False, **kwargs,
+    )  # fmt: skip
+
+
+DOCUMENT_NUMBER_HELP = (
+    "Optional: a number of the series (its prefix, then digits), unused and not below its next "
+    "number; the series then continues after it."
+)
+
+
+class PaymentInputSerializer(serializers.Serializer):
+    amount = MoneyField(min_value=Decimal("0.01"), help_text="At most the invoice's amount due.")
+    method = serializers.ChoiceField(choices=Payment.Method.choices)
+    paid_at = serializers.DateField(required=False, help_text="Default: today.")
+    reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class InvoiceCreateSerializer(DocumentInputSerializer):
+    items = DocumentItemInputSerializer(many=True, allow_empty=False)
+    document_series_id = series_field(DocumentType.INVOICE)
+    document_number = serializers.CharField(
+        max_length=64, required=False, help_text=DOCUMENT_NUMBER_HELP
+    )
+    status = serializers.ChoiceField(
+        choices=[Invoice.Status.DRAFT, Invoice.Status.PENDING_PAYMENT], required=False,
+        help_text='`"draft"` saves without issuing (no number, no stock movement); default: '
+        "issue at once.",
+    )  # fmt: skip
+    payment = PaymentInputSerializer(
+        required=False, help_text="A first payment, recorded with the invoice."
+    )
+
+
+class InvoiceUpdateSerializer(DocumentInputSerializer):
+    contact_id = related_field(Contact.objects.all(), "contact", "contact", required=False)
+    items = DocumentItemUpdateSerializer(
+        many=True, allow_empty=False, required=False,
+        help_text="The whole new list: items with an `id` rewrite that line, the others are "
+        "added, stored lines not sent are removed.",
+    )  # fmt: skip
+    document_series_id = series_field(
+        DocumentType.INVOICE, help_text="Drafts only: an issued invoice keeps its series."
+    )
+
+
+class InvoiceIssueSerializer(serializers.Serializer):
+    document_number = serializers.CharField(
+        max_length=64, required=False, help_text=DOCUMENT_NUMBER_HELP
+    )
+
+
+class QuotationCreateSerializer(DocumentInputSerializer):
+    items = DocumentItemInputSerializer(many=True, allow_empty=False)
+    document_series_id = series_field(DocumentType.QUOTATION)
+    document_number = serializers.CharField(
+        max_length=64, required=False, help_text=DOCUMENT_NUMBER_HELP
+    )
+
+
+class QuotationUpdateSerializer(DocumentInputSerializer):
+    contact_id = related_field(Contact.objects.all(), "contact", "contact", required=False)
+    items = DocumentItemUpdateSerializer(many=True, allow_empty=False, required=False)
+    status = serializers.ChoiceField(
+        choices=[c for c in Quotation.Status.choices if c[0] != Quotation.Status.CONVERTED],
+        required=False,
+        help_text="draft → sent | approved | rejected | cancelled; sent → approved | rejected | "
+        "cancelled; approved → cancelled. `converted` comes only from `/convert`.",
+    )  # fmt: skip
+
+
+class QuotationConvertSerializer(serializers.Serializer):
+    issue_date = serializers.DateField(required=False, help_text="Default: today.")
+    due_date = serializers.DateField(required=False, allow_null=True)
+    document_series_id = series_field(DocumentType.INVOICE)
+
+
+# --- payments: input ------------------------------------------------------------------------
+
+
+class WorkspaceInvoiceField(serializers.PrimaryKeyRelatedField):
+    """An invoice of the request's workspace; another workspace's is "does not exist"."""
+
+    def get_queryset(self):
+        workspace = self.context["request"].access.require_workspace()
+        return super().get_queryset().filter(workspace=workspace)
+
+
+class PaymentCreateSerializer(PaymentInputSerializer):
+    invoice_id = WorkspaceInvoiceField(
+        queryset=Invoice.objects.all(), source="invoice",
+        error_messages={"does_not_exist": "The selected invoice does not exist."},
+    )  # fmt: skip

@@ -1,0 +1,264 @@
+"""Invoices (SPEC §8.7): create, issue, update and void.
+
+Issuing takes the number and writes the ``sale`` movements in the invoice's own transaction,
+so a refused line (a shortage) leaves nothing behind: no invoice, no number, no movement.
+Stock is only ever moved by ``inventory.services.stock_apply``, with new movements; past
+movements are never edited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import DocumentSeries, DocumentType, Invoice, InvoiceItem, Payment, Quotation
+from billing.services.documents import (
+    Line,
+    check_contact,
+    check_dates,
+    check_products_active,
+    document_totals_set,
+    lines_prepare,
+    lines_write,
+    tenant_currency,
+)
+from billing.services.numbering import document_number_take, series_default
+from billing.services.payloads import invoice_payload
+from billing.services.payments import payment_create
+from contacts.models import Contact
+from inventory.models import Product, StockMovement
+from inventory.services import StockChange, stock_apply
+from optiflow.errors import DomainError
+from optiflow.events import event_record
+from tenants.models import User, Workspace
+
+SALE, RETURN = StockMovement.Type.SALE, StockMovement.Type.RETURN
+
+
+class InvoiceNotIssuable(DomainError):
+    pass
+
+
+class InvoiceNotEditable(DomainError):
+    pass
+
+
+class InvoiceNotVoidable(DomainError):
+    pass
+
+
+def invoice_lock(invoice: Invoice) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice.pk)
+
+
+def has_active_payments(invoice: Invoice) -> bool:
+    return invoice.payments.filter(status=Payment.Status.COMPLETED).exists()
+
+
+def stock_out(*, invoice: Invoice, sold: Iterable[tuple[Product, Decimal]], actor: User) -> None:
+    """A ``sale`` movement per line; a shortage on line N is refused on ``items.N.quantity``."""
+    changes = [
+        StockChange(product=product, workspace=invoice.workspace, quantity=-quantity,
+                    movement_type=SALE, line=index)
+        for index, (product, quantity) in enumerate(sold)
+    ]  # fmt: skip
+    stock_apply(
+        changes=changes, actor=actor, reference=invoice.document_number, invoice_id=invoice.pk
+    )
+
+
+def invoice_write(
+    *, workspace: Workspace, actor: User, contact: Contact, lines: Sequence[Line],
+    document_series: DocumentSeries | None = None, document_number: str | None = None,
+    issue_date: dt.date | None = None, due_date: dt.date | None = None, payment_term: str = "",
+    notes: str = "", currency: str | None = None, draft: bool = False,
+    quotation: Quotation | None = None,
+) -> Invoice:  # fmt: skip
+    """A new invoice from priced lines: saved as a draft, or issued (numbered, stock out).
+    Shared by ``invoice_create`` and the conversion of a quotation, inside their transaction."""
+    issue_date = issue_date or timezone.localdate()
+    check_dates(issue_date, due_date)
+    invoice = Invoice(
+        workspace=workspace, contact=contact, issue_date=issue_date, due_date=due_date,
+        payment_term=payment_term, notes=notes, currency=currency or tenant_currency(),
+        quotation=quotation, created_by=actor,
+    )  # fmt: skip
+    document_totals_set(invoice, lines)
+    if draft:
+        if document_number:
+            raise DomainError(
+                "A draft is numbered when it is issued; send the number then.",
+                field="document_number",
+            )
+        invoice.status = Invoice.Status.DRAFT
+        invoice.document_series = document_series or series_default(DocumentType.INVOICE)
+    else:
+        invoice.status = Invoice.Status.PENDING_PAYMENT
+        invoice.document_series, invoice.document_number = document_number_take(
+            document_type=DocumentType.INVOICE, series=document_series, requested=document_number
+        )
+    invoice.save()
+    lines_write(document=invoice, lines=lines)
+    if not draft:
+        stock_out(
+            invoice=invoice, sold=[(line.product, line.quantity) for line in lines], actor=actor
+        )
+    event_record(type="invoice.created", payload=invoice_payload(invoice))
+    return invoice
+
+
+@transaction.atomic
+def invoice_create(
+    *, workspace: Workspace, actor: User, contact: Contact, items: Sequence[dict[str, Any]],
+    payment: dict[str, Any] | None = None, draft: bool = False, **fields: Any,
+) -> Invoice:  # fmt: skip
+    """Create an invoice and issue it at once (unless ``draft``), optionally recording a first
+    ``payment`` in the same transaction. ``fields`` are ``invoice_write``'s."""
+    check_contact(contact)
+    if draft and payment is not None:
+        raise DomainError("A draft cannot be paid; issue it first.", field="payment")
+    lines = lines_prepare(items=items)
+    invoice = invoice_write(
+        workspace=workspace, actor=actor, contact=contact, lines=lines, draft=draft, **fields
+    )
+    if payment is not None:
+        # This locks the invoice row after the series and stock, against the usual order; no
+        # other transaction can see the new row yet, so it cannot be part of a deadlock.
+        payment_create(invoice=invoice, actor=actor, field_prefix="payment.", **payment)
+        invoice.refresh_from_db()
+    return invoice
+
+
+@transaction.atomic
+def invoice_issue(*, invoice: Invoice, actor: User, document_number: str | None = None) -> Invoice:
+    """Number a draft and take its stock; its contact and products are checked again, as
+    they may have been deactivated since it was saved."""
+    invoice = invoice_lock(invoice)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise InvoiceNotIssuable("Only a draft invoice can be issued.")
+    items = list(invoice.items.select_related("product"))
+    check_contact(invoice.contact)
+    check_products_active([item.product for item in items])
+    invoice.document_series, invoice.document_number = document_number_take(
+        document_type=DocumentType.INVOICE, series=invoice.document_series,
+        requested=document_number,
+    )  # fmt: skip
+    invoice.status = Invoice.Status.PENDING_PAYMENT
+    invoice.save()
+    stock_out(invoice=invoice, sold=[(i.product, i.quantity) for i in items], actor=actor)
+    event_record(type="invoice.updated", payload=invoice_payload(invoice))
+    return invoice
+
+
+def stock_reconciliation(
+    *, invoice: Invoice, lines: Sequence[Line], removed: Iterable[InvoiceItem]
+) -> list[StockChange]:
+    """New movements that take an issued invoice's stock from its stored lines to ``lines``:
+    a ``sale`` for each increase, a ``return`` for each decrease or removal. Must run before
+    the lines are written (the matched rows still hold their old product and quantity)."""
+    changes: list[StockChange] = []
+
+    def move(product: Product, quantity: Decimal, index: int | None) -> None:
+        if quantity:
+            changes.append(StockChange(
+                product=product, workspace=invoice.workspace, quantity=quantity,
+                movement_type=SALE if quantity < 0 else RETURN, line=index,
+            ))  # fmt: skip
+
+    for index, line in enumerate(lines):
+        before = line.item
+        if before is not None and before.product_id == line.product.pk:
+            move(line.product, before.quantity - line.quantity, index)
+        else:
+            if before is not None:
+                move(before.product, before.quantity, index)
+            move(line.product, -line.quantity, index)
+    for item in removed:
+        move(item.product, item.quantity, None)
+    return changes
+
+
+@transaction.atomic
+def invoice_update(*, invoice: Invoice, actor: User, data: dict[str, Any]) -> Invoice:
+    """Change a draft, or an issued invoice nobody has paid yet. ``items``, when sent, is the
+    whole new list: stored items are matched by ``id``, the others created, the missing ones
+    removed; an issued invoice's stock follows with new movements."""
+    invoice = invoice_lock(invoice)
+    issued = invoice.status != Invoice.Status.DRAFT
+    if issued and not (
+        invoice.status == Invoice.Status.PENDING_PAYMENT and not has_active_payments(invoice)
+    ):
+        raise InvoiceNotEditable(
+            "Only a draft, or an issued invoice without payments, can be changed."
+        )
+    series = data.get("document_series")
+    if issued and series is not None and series.pk != invoice.document_series_id:
+        raise DomainError(
+            "The series of an issued invoice cannot change.", field="document_series_id"
+        )
+    if "contact" in data:
+        check_contact(data["contact"])
+    for name in ("contact", "document_series", "issue_date", "due_date", "payment_term",
+                 "notes", "currency"):  # fmt: skip
+        if name in data:
+            setattr(invoice, name, data[name])
+    check_dates(invoice.issue_date, invoice.due_date)
+    if "items" not in data:
+        invoice.save()
+    else:
+        existing = {
+            item.pk: item
+            for item in invoice.items.select_related("product").prefetch_related("taxes")
+        }
+        lines = lines_prepare(items=data["items"], existing=existing)
+        kept = {line.item.pk for line in lines if line.item is not None}
+        removed = [item for pk, item in existing.items() if pk not in kept]
+        changes = (
+            stock_reconciliation(invoice=invoice, lines=lines, removed=removed) if issued else []
+        )
+        document_totals_set(invoice, lines)
+        invoice.save()
+        lines_write(document=invoice, lines=lines, removed=removed)
+        if changes:
+            stock_apply(
+                changes=changes, actor=actor, reference=invoice.document_number,
+                invoice_id=invoice.pk,
+            )  # fmt: skip
+    event_record(type="invoice.updated", payload=invoice_payload(invoice))
+    return invoice
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, actor: User) -> None:
+    """Cancel an issued invoice, keeping it and its number, and return its stock; a draft,
+    which has neither number nor stock, is deleted outright."""
+    invoice = invoice_lock(invoice)
+    if invoice.status == Invoice.Status.DRAFT:
+        event_record(
+            type="invoice.cancelled", payload={**invoice_payload(invoice), "deleted": True}
+        )
+        invoice.delete()
+        return
+    if invoice.status == Invoice.Status.CANCELLED:
+        raise InvoiceNotVoidable("The invoice is already cancelled.")
+    if has_active_payments(invoice):
+        raise InvoiceNotVoidable(
+            "An invoice with payments cannot be voided; void its payments first."
+        )
+    invoice.status = Invoice.Status.CANCELLED
+    invoice.cancelled_at = timezone.now()
+    invoice.save()
+    returned = [
+        StockChange(product=item.product, workspace=invoice.workspace, quantity=item.quantity,
+                    movement_type=RETURN)
+        for item in invoice.items.select_related("product")
+    ]  # fmt: skip
+    stock_apply(
+        changes=returned, actor=actor, reference=invoice.document_number, invoice_id=invoice.pk
+    )
+    event_record(type="invoice.cancelled", payload=invoice_payload(invoice))

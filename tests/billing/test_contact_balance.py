@@ -1,0 +1,63 @@
+"""``include=balance`` on ``/contacts`` (SPEC §8.1): totals over issued, non-cancelled
+invoices, computed in the list's own query."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.billing.factories import item, make_invoice
+from tests.contacts.factories import ContactFactory
+
+D = Decimal
+
+
+def test_balance_counts_issued_invoices_and_their_payments_only(
+    api, owner, main, customer, widget, gadget
+):
+    def invoice(**fields):
+        return make_invoice(workspace=main, actor=owner, contact=customer, **fields)
+
+    invoice(items=[item(widget, 2)], payment={"amount": D("10.00"), "method": "cash"})  # 23.60
+    invoice(items=[item(gadget, 1)])  # 25.00
+    invoice(items=[item(gadget, 1)], draft=True)  # drafts do not count
+    cancelled = invoice(items=[item(widget, 1)])
+    api.delete(f"/invoices/{cancelled.pk}")
+    idle = ContactFactory(name="Zoe Idle")
+
+    response = api.get("/contacts", {"include": "balance"})
+
+    assert response.status_code == 200
+    balances = {row["name"]: row["balance"] for row in response.json()["data"]}
+    assert balances[customer.name] == {
+        "total_invoiced": "48.60", "total_paid": "10.00", "balance_due": "38.60",
+    }  # fmt: skip
+    assert balances[idle.name] == {
+        "total_invoiced": "0.00", "total_paid": "0.00", "balance_due": "0.00",
+    }  # fmt: skip
+    detail = api.get(f"/contacts/{customer.pk}", {"include": "balance"}).json()["data"]
+    assert detail["balance"]["balance_due"] == "38.60"
+    assert "balance" not in api.get("/contacts").json()["data"][0]
+
+
+def test_contact_list_with_balance_query_count_is_constant(
+    api, owner, main, widget, django_assert_num_queries
+):
+    def add_customers(count):
+        for _ in range(count):
+            make_invoice(workspace=main, actor=owner, contact=ContactFactory(),
+                         items=[item(widget, "0.10")])  # fmt: skip
+
+    add_customers(3)
+    api.get("/me")  # the token's last_used_at is written once a minute: not in the count
+    with django_assert_num_queries(QUERIES_PER_CONTACT_LIST):
+        response = api.get("/contacts", {"include": "balance,addresses", "per_page": 100})
+    assert len(response.json()["data"]) == 3
+
+    add_customers(27)
+    with django_assert_num_queries(QUERIES_PER_CONTACT_LIST):
+        response = api.get("/contacts", {"include": "balance,addresses", "per_page": 100})
+    assert len(response.json()["data"]) == 30
+
+
+#: Tenant routing (3), token with user, memberships, count, page (balances included), addresses.
+QUERIES_PER_CONTACT_LIST = 8

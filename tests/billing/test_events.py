@@ -1,0 +1,110 @@
+"""Billing's outbox events (SPEC §8.10): recorded in the transaction of their change, so a
+refused change leaves none and a committed one leaves exactly its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from optiflow.models import Event
+from tests.billing.factories import item
+
+
+@pytest.fixture
+def new_events():
+    """Types of the events recorded since the last call."""
+    seen = {"last": Event.objects.order_by("-id").values_list("id", flat=True).first() or 0}
+
+    def read() -> list[str]:
+        rows = list(Event.objects.filter(id__gt=seen["last"]).order_by("id"))
+        if rows:
+            seen["last"] = rows[-1].pk
+        return [row.type for row in rows]
+
+    return read
+
+
+def test_a_refused_change_records_no_event(api, customer, widget, new_events):
+    new_events()
+    # The invoice is issued (and its event recorded) before the payment is refused; the
+    # rollback takes the event with it.
+    response = api.post("/invoices", {
+        "contact_id": customer.pk, "items": [item(widget)],
+        "payment": {"amount": "999.00", "method": "cash"},
+    })  # fmt: skip
+    assert response.status_code == 422
+
+    short = api.post("/invoices", {"contact_id": customer.pk, "items": [item(widget, 99)]})
+    assert short.status_code == 422
+
+    assert new_events() == []
+
+
+def test_each_committed_change_records_exactly_its_events(api, customer, widget, new_events):
+    new_events()
+
+    invoice = api.post("/invoices", {"contact_id": customer.pk, "items": [item(widget, 2)]})
+    invoice_id = invoice.json()["data"]["id"]
+    assert new_events() == ["invoice.created"]
+
+    api.patch(f"/invoices/{invoice_id}", {"notes": "gift"})
+    assert new_events() == ["invoice.updated"]
+
+    part = api.post("/payments", {"invoice_id": invoice_id, "amount": "20.00", "method": "cash"})
+    assert new_events() == ["payment.received"]
+
+    api.post("/payments", {"invoice_id": invoice_id, "amount": "3.60", "method": "cash"})
+    assert new_events() == ["payment.received", "invoice.paid"]
+
+    api.delete(f"/payments/{part.json()['data']['id']}")
+    assert new_events() == ["payment.voided"]
+
+    paid_at_once = api.post("/invoices", {
+        "contact_id": customer.pk, "items": [item(widget)],
+        "payment": {"amount": "11.80", "method": "cash"},
+    })  # fmt: skip
+    assert paid_at_once.status_code == 201
+    assert new_events() == ["invoice.created", "payment.received", "invoice.paid"]
+
+    draft = api.post("/invoices", {
+        "contact_id": customer.pk, "items": [item(widget)], "status": "draft",
+    }).json()["data"]  # fmt: skip
+    api.post(f"/invoices/{draft['id']}/issue")
+    api.delete(f"/invoices/{draft['id']}")
+    assert new_events() == ["invoice.created", "invoice.updated", "invoice.cancelled"]
+
+    quotation = api.post("/quotations", {"contact_id": customer.pk, "items": [item(widget)]})
+    assert new_events() == []
+    api.post(f"/quotations/{quotation.json()['data']['id']}/convert")
+    assert new_events() == ["invoice.created", "quotation.converted"]
+
+
+def test_event_payloads_carry_the_documents_state(api, customer, widget):
+    invoice = api.post("/invoices", {
+        "contact_id": customer.pk, "items": [item(widget)],
+        "payment": {"amount": "11.80", "method": "cash"},
+    }).json()["data"]  # fmt: skip
+
+    received = Event.objects.filter(type="payment.received").latest("id").payload
+    paid = Event.objects.filter(type="invoice.paid").latest("id").payload
+
+    assert received | {"id": None} == {
+        "id": None, "payment_number": "PAY-0001", "status": "completed",
+        "invoice_id": invoice["id"], "contact_id": customer.pk, "amount": "11.80",
+        "method": "cash", "paid_at": invoice["issue_date"], "invoice": paid,
+    }  # fmt: skip
+    assert paid == {
+        "id": invoice["id"], "document_number": "INV-0001", "status": "paid",
+        "workspace_id": invoice["workspace_id"], "contact_id": customer.pk, "quotation_id": None,
+        "currency": "USD", "total_amount": "11.80", "amount_paid": "11.80", "amount_due": "0.00",
+    }  # fmt: skip
+
+
+def test_deleting_a_draft_is_recorded_as_cancelled_and_deleted(api, customer, widget):
+    draft = api.post("/invoices", {
+        "contact_id": customer.pk, "items": [item(widget)], "status": "draft",
+    }).json()["data"]  # fmt: skip
+
+    api.delete(f"/invoices/{draft['id']}")
+
+    payload = Event.objects.filter(type="invoice.cancelled").latest("id").payload
+    assert (payload["id"], payload["status"], payload["deleted"]) == (draft["id"], "draft", True)
