@@ -19,7 +19,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from tenants.services import ProvisionedTenant, tenant_provision
-from tests.factories import ApiClient, make_user
+from tests.factories import ApiClient, WorkspaceFactory, make_user
 
 OWNER_PASSWORD = "correct-horse-battery-staple"
 
@@ -65,6 +65,22 @@ def tenant(provisioned, db) -> Iterator[ProvisionedTenant]:
     connection.set_tenant(acme.tenant)
     yield acme
     connection.set_schema_to_public()
+
+
+@pytest.fixture
+def owner(tenant):
+    return tenant.owner
+
+
+@pytest.fixture
+def main(tenant):
+    """The owner's current workspace: the one API calls act in by default."""
+    return tenant.workspace
+
+
+@pytest.fixture
+def branch(tenant):
+    return WorkspaceFactory(owner=tenant.owner, name="Branch")
 
 
 @pytest.fixture

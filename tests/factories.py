@@ -11,6 +11,20 @@ from django.test import Client
 from tenants.models import Membership, User, Workspace
 from tenants.services import token_create
 
+FORBIDDEN = {"message": "This action is unauthorized."}
+
+
+def ids(response) -> list[int]:
+    """The ids of a successful list response, in order."""
+    assert response.status_code == 200, response.content
+    return [row["id"] for row in response.json()["data"]]
+
+
+def errors(response) -> dict[str, list[str]]:
+    """The field errors of a 422 response."""
+    assert response.status_code == 422, response.content
+    return response.json()["errors"]
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:

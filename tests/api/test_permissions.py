@@ -2,9 +2,7 @@
 
 import pytest
 
-from tests.factories import WorkspaceFactory, make_user
-
-FORBIDDEN = {"message": "This action is unauthorized."}
+from tests.factories import FORBIDDEN, WorkspaceFactory, make_user
 
 
 @pytest.mark.parametrize(

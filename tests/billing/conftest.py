@@ -2,24 +2,7 @@ import pytest
 
 from tests.billing.factories import product_with_stock
 from tests.contacts.factories import ContactFactory
-from tests.factories import WorkspaceFactory
 from tests.inventory.factories import TaxFactory
-
-
-@pytest.fixture
-def owner(tenant):
-    return tenant.owner
-
-
-@pytest.fixture
-def main(tenant):
-    """The owner's current workspace: the one API calls act in by default."""
-    return tenant.workspace
-
-
-@pytest.fixture
-def branch(tenant):
-    return WorkspaceFactory(owner=tenant.owner, name="Branch")
 
 
 @pytest.fixture

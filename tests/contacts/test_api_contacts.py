@@ -6,19 +6,7 @@ import pytest
 
 from contacts.models import Address, Contact
 from tests.contacts.factories import AddressFactory, ContactFactory
-
-FORBIDDEN = {"message": "This action is unauthorized."}
-
-
-def ids(response) -> list[int]:
-    assert response.status_code == 200, response.content
-    return [row["id"] for row in response.json()["data"]]
-
-
-def errors(response) -> dict[str, list[str]]:
-    assert response.status_code == 422, response.content
-    return response.json()["errors"]
-
+from tests.factories import FORBIDDEN, errors, ids
 
 FULL_CONTACT = {
     "name": "Acme Supplies",

@@ -6,26 +6,13 @@ import pytest
 
 from inventory.models import Product, StockLevel, StockMovement, Tax
 from inventory.services import AdjustmentItem, stock_adjustment_create
-from tests.factories import make_user
+from tests.factories import FORBIDDEN, errors, ids, make_user
 from tests.inventory.factories import (
     CategoryFactory,
     ProductFactory,
     TaxFactory,
     give_stock,
 )
-
-FORBIDDEN = {"message": "This action is unauthorized."}
-
-
-def ids(response) -> list[int]:
-    assert response.status_code == 200, response.content
-    return [row["id"] for row in response.json()["data"]]
-
-
-def errors(response) -> dict[str, list[str]]:
-    assert response.status_code == 422, response.content
-    return response.json()["errors"]
-
 
 # --- taxes ----------------------------------------------------------------------------------
 

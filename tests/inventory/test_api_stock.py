@@ -8,7 +8,7 @@ import pytest
 from inventory.models import StockMovement, StockTransfer
 from inventory.services import StockChange, stock_apply
 from tenants.models import Membership
-from tests.factories import WorkspaceFactory, make_user
+from tests.factories import FORBIDDEN, WorkspaceFactory, errors, ids, make_user
 from tests.inventory.factories import (
     CategoryFactory,
     ProductFactory,
@@ -18,18 +18,7 @@ from tests.inventory.factories import (
     level_quantity,
 )
 
-FORBIDDEN = {"message": "This action is unauthorized."}
 NOT_FOUND = {"message": "Not found."}
-
-
-def ids(response) -> list[int]:
-    assert response.status_code == 200, response.content
-    return [row["id"] for row in response.json()["data"]]
-
-
-def errors(response) -> dict[str, list[str]]:
-    assert response.status_code == 422, response.content
-    return response.json()["errors"]
 
 
 def in_workspace(workspace) -> dict[str, str]:
