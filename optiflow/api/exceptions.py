@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import InterfaceError, OperationalError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -75,6 +75,15 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, Conflict):
         set_rollback()
         return Response({"message": exc.message}, status=409)
+    if isinstance(exc, IntegrityError):
+        # Services check every rule before writing; a constraint that still fires means a
+        # concurrent request changed the same rows in between (e.g. deleted a referenced
+        # product). The client's request was fine: it can retry.
+        logger.warning("Integrity error, answered as a conflict", exc_info=exc)
+        set_rollback()
+        return Response(
+            {"message": "The request conflicts with a concurrent change; retry it."}, status=409
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -1,7 +1,7 @@
 """SPEC §5: every status code with its exact body; never HTML, never a traceback."""
 
 import pytest
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError
 from django.test import override_settings
 
 from optiflow.api.exceptions import exception_handler
@@ -69,6 +69,18 @@ def test_conflict_is_409():
     response = exception_handler(Conflict("Version mismatch."), {})
     assert response.status_code == 409
     assert response.data == {"message": "Version mismatch."}
+
+
+def test_constraint_violation_from_a_race_is_409(api, monkeypatch):
+    def collide(**kwargs):
+        raise IntegrityError("insert or update violates foreign key constraint")
+
+    monkeypatch.setattr("tenants.views.selectors.token_list_for_user", collide)
+    response = api.get("/tokens")
+    assert response.status_code == 409
+    assert response.json() == {
+        "message": "The request conflicts with a concurrent change; retry it."
+    }
 
 
 def test_uncaught_error_is_500_json(api, monkeypatch):
