@@ -19,7 +19,13 @@ from inventory.models import (
     StockTransferLine,
     Tax,
 )
-from optiflow.api.serializers import IncludableModelSerializer, IncludableSerializer, MoneyField
+from optiflow.api.serializers import (
+    BulkPrimaryKeyRelatedField,
+    BulkRelatedListSerializer,
+    IncludableModelSerializer,
+    IncludableSerializer,
+    MoneyField,
+)
 from tenants.models import Workspace
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
 
@@ -276,9 +282,7 @@ class StockAdjustmentSerializer(IncludableModelSerializer):
 
 
 class StockAdjustmentItemSerializer(serializers.Serializer):
-    product_id = serializers.PrimaryKeyRelatedField(
-        source="product", queryset=Product.objects.all()
-    )
+    product_id = BulkPrimaryKeyRelatedField(source="product", queryset=Product.objects.all())
     quantity = MoneyField(help_text="Signed: negative takes stock out. Not zero.")
     reason = serializers.ChoiceField(choices=StockAdjustmentLine.Reason.choices)
     notes = serializers.CharField(required=False, allow_blank=True)
@@ -287,6 +291,9 @@ class StockAdjustmentItemSerializer(serializers.Serializer):
         if quantity == 0:
             raise serializers.ValidationError("The quantity cannot be zero.")
         return quantity
+
+    class Meta:
+        list_serializer_class = BulkRelatedListSerializer
 
 
 class StockAdjustmentCreateSerializer(serializers.Serializer):
@@ -326,10 +333,11 @@ class StockTransferSerializer(IncludableModelSerializer):
 
 
 class StockTransferItemSerializer(serializers.Serializer):
-    product_id = serializers.PrimaryKeyRelatedField(
-        source="product", queryset=Product.objects.all()
-    )
+    product_id = BulkPrimaryKeyRelatedField(source="product", queryset=Product.objects.all())
     quantity = MoneyField(min_value=Decimal("0.01"))
+
+    class Meta:
+        list_serializer_class = BulkRelatedListSerializer
 
 
 class StockTransferCreateSerializer(serializers.Serializer):

@@ -50,3 +50,35 @@ class MoneyField(serializers.DecimalField):
         kwargs.setdefault("decimal_places", 2)
         kwargs.setdefault("coerce_to_string", True)
         super().__init__(**kwargs)
+
+
+class BulkPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key of a line item, resolved from the rows its list serializer loaded for all
+    lines at once (``BulkRelatedListSerializer``) instead of one query per line."""
+
+    preloaded: dict | None = None
+
+    def to_internal_value(self, data):
+        if self.preloaded is None or isinstance(data, bool) or not str(data).isdigit():
+            return super().to_internal_value(data)
+        instance = self.preloaded.get(int(data))
+        if instance is None:
+            self.fail("does_not_exist", pk_value=data)
+        return instance
+
+
+class BulkRelatedListSerializer(serializers.ListSerializer):
+    """``many=True`` input whose child's ``BulkPrimaryKeyRelatedField`` values are loaded with
+    one query per field for the whole list (set as the child's ``Meta.list_serializer_class``)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, list):
+            for name, field in self.child.fields.items():
+                if isinstance(field, BulkPrimaryKeyRelatedField):
+                    keys = {
+                        int(item[name])
+                        for item in data
+                        if isinstance(item, dict) and str(item.get(name)).isdigit()
+                    }
+                    field.preloaded = field.get_queryset().in_bulk(keys)
+        return super().to_internal_value(data)

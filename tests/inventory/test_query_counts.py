@@ -7,6 +7,8 @@ last use, the memberships), the page's count and rows (2), and one query per inc
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from inventory.services import (
     AdjustmentItem,
@@ -88,3 +90,44 @@ def test_stock_transfers(api, owner, main, branch, rows, django_assert_num_queri
         stock_transfer_create(from_workspace=source, to_workspace=target, actor=owner, items=items)
     include = "items,items.product,from_workspace,to_workspace,created_by"
     fetch(api, "/stock-transfers", include, 13, django_assert_num_queries, rows)
+
+
+def created_with_queries(api, path, body) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(path, body)
+    assert response.status_code == 201, response.content
+    return len(queries)
+
+
+def test_adjustment_and_transfer_writes_cost_the_same_for_3_lines_as_for_30(
+    api, owner, main, branch
+):
+    """Line products are loaded for the whole request at once, never one query per line."""
+    api.get("/me")  # the first call records the token's last use; measure steady state
+    counts = {}
+    for lines in ROWS:
+        products = [ProductFactory() for _ in range(lines)]
+        for product in products:
+            give_stock(product, main, "10", actor=owner)
+        adjustment = {"items": [
+            {"product_id": p.pk, "quantity": "-1", "reason": "damaged"} for p in products
+        ]}  # fmt: skip
+        transfer = {"to_workspace_id": branch.pk, "items": [
+            {"product_id": p.pk, "quantity": "1"} for p in products
+        ]}  # fmt: skip
+        counts[lines] = (
+            created_with_queries(api, "/stock-adjustments", adjustment),
+            created_with_queries(api, "/stock-transfers", transfer),
+        )
+    assert counts[3] == counts[30]
+
+
+def test_unknown_line_product_is_422_on_that_line(api, owner, main):
+    product = ProductFactory()
+    give_stock(product, main, "10", actor=owner)
+    response = api.post("/stock-adjustments", {"items": [
+        {"product_id": product.pk, "quantity": "1", "reason": "found"},
+        {"product_id": 987654, "quantity": "1", "reason": "found"},
+    ]})  # fmt: skip
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == {"items.1.product_id"}
