@@ -4,12 +4,11 @@ stock ledger (``/stock-levels``, ``/stock-movements``, ``/initial-stock``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -55,13 +54,6 @@ from tenants.models import Workspace
 
 WRITE_ACTIONS = ("create", "update", "partial_update")
 TIMESTAMP_SORTS = {"created_at": "created_at", "updated_at": "updated_at", "id": "id"}
-
-
-def require_permission_in(access: Access, workspaces: Iterable[Workspace], permission: str) -> None:
-    """For writes that reach beyond the request's workspace (a transfer's two ends)."""
-    for workspace in workspaces:
-        if permission not in access.permissions_in(workspace):
-            raise exceptions.PermissionDenied()
 
 
 def inventory_workspace_ids(access: Access | None) -> list[int] | None:
@@ -199,7 +191,7 @@ class ProductViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
     def perform_create(self, data: dict[str, Any]) -> Product:
         entries = [services.InitialStock(**entry) for entry in data.pop("initial_stock", [])]
         access: Access = self.request.access
-        require_permission_in(access, {e.workspace for e in entries}, "inventory:adjust")
+        access.require_in("inventory:adjust", *{e.workspace for e in entries})
         return services.product_create(actor=access.user, initial_stock=entries, **data)
 
     def perform_update(self, instance: Product, data: dict[str, Any]) -> Product:
@@ -297,7 +289,7 @@ class InitialStockViewSet(CreateMixin, ApiViewSet):
     def perform_create(self, data: dict[str, Any]) -> StockLevel:
         access: Access = self.request.access
         workspace = data.pop("workspace", None) or access.require_workspace()
-        require_permission_in(access, [workspace], "inventory:adjust")
+        access.require_in("inventory:adjust", workspace)
         return services.initial_stock_create(actor=access.user, workspace=workspace, **data)
 
 
@@ -376,7 +368,7 @@ class StockTransferViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
         access: Access = self.request.access
         source = data.pop("from_workspace", None) or access.require_workspace()
         target = data.pop("to_workspace")
-        require_permission_in(access, [source, target], "inventory:transfer")
+        access.require_in("inventory:transfer", source, target)
         items = [services.TransferItem(**item) for item in data.pop("items")]
         return services.stock_transfer_create(
             from_workspace=source, to_workspace=target, actor=access.user, items=items, **data

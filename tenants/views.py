@@ -170,10 +170,6 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
     def base_queryset(self) -> QuerySet[Workspace]:
         return selectors.workspace_list_for_user(user=self.request.user)
 
-    def require_in(self, workspace: Workspace, permission: str) -> None:
-        if permission not in self.request.access.permissions_in(workspace):
-            raise exceptions.PermissionDenied()
-
     @extend_schema(responses=WorkspaceSerializer(many=True))
     def list(self, request: Request) -> Response:
         """Not paginated: a user belongs to a handful of workspaces."""
@@ -184,7 +180,7 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
         return services.workspace_create(owner=self.request.user, **data)
 
     def perform_update(self, instance: Workspace, data: dict[str, Any]) -> Workspace:
-        self.require_in(instance, "workspaces:manage")
+        self.request.access.require_in("workspaces:manage", instance)
         return services.workspace_update(workspace=instance, data=dict(data))
 
     def perform_destroy(self, instance: Workspace) -> None:
@@ -205,7 +201,7 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
         if request.method == "GET":
             members = selectors.workspace_members(workspace=workspace)
             return Response({"data": MemberSerializer(members, many=True).data})
-        self.require_in(workspace, "workspaces:manage")
+        self.request.access.require_in("workspaces:manage", workspace)
         membership = services.membership_add(workspace=workspace, **self.validated_input())
         return Response({"data": MemberSerializer(membership).data}, status=status.HTTP_201_CREATED)
 
@@ -214,7 +210,7 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
     @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<user_id>[0-9]+)")
     def member(self, request: Request, pk: str, user_id: str) -> Response:
         workspace = self.get_object()
-        self.require_in(workspace, "workspaces:manage")
+        self.request.access.require_in("workspaces:manage", workspace)
         membership = (
             Membership.objects.select_related("user", "workspace")
             .filter(workspace=workspace, user_id=int(user_id))

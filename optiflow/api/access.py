@@ -40,6 +40,12 @@ class Access:
         """Effective permissions of this token in another workspace (e.g. a transfer's target)."""
         return permissions_for(self.user, self.token, workspace, self.memberships)
 
+    def require_in(self, permission: str, *workspaces: Workspace) -> None:
+        """For writes that reach beyond the request's workspace (a transfer's two ends, a
+        workspace being managed): the permission must be held in each of them."""
+        if any(permission not in self.permissions_in(workspace) for workspace in workspaces):
+            raise exceptions.PermissionDenied()
+
     def require_workspace(self) -> Workspace:
         if self.workspace is None:
             raise exceptions.PermissionDenied("No workspace selected.")
