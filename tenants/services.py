@@ -97,7 +97,16 @@ def user_create(*, name: str, email: str, password: str, is_tenant_admin: bool =
     )
 
 
-def user_update(*, user: User, data: dict) -> User:
+def user_update(*, user: User, data: dict, actor: User) -> User:
+    """Change a user. Nobody can deactivate themselves or drop their own tenant admin rights:
+    a tenant would otherwise be able to lock out its last administrator."""
+    if user.pk == actor.pk:
+        if data.get("is_active") is False:
+            raise DomainError("You cannot deactivate yourself.", field="is_active")
+        if data.get("is_tenant_admin") is False and user.is_tenant_admin:
+            raise DomainError(
+                "You cannot remove your own tenant admin rights.", field="is_tenant_admin"
+            )
     password = data.pop("password", None)
     if "email" in data:
         data["email"] = data["email"].strip().lower()

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from optiflow.api.permissions import AUTHENTICATED
+from optiflow.api.serializers import validate_json_types
 from optiflow.api.views import (
     ApiView,
     ApiViewSet,
@@ -50,10 +51,12 @@ class AuthTokenView(ApiView):
     """Exchange an email and password for a new API token."""
 
     public = True
+    error_statuses = ("401",)  # wrong email or password
 
     @extend_schema(request=LoginSerializer, responses={201: NewTokenSerializer}, auth=[])
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
+        validate_json_types(serializer)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         user = authenticate(
@@ -137,7 +140,7 @@ class UserViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, ApiViewSet
         return services.user_create(**data)
 
     def perform_update(self, instance: User, data: dict[str, Any]) -> User:
-        return services.user_update(user=instance, data=dict(data))
+        return services.user_update(user=instance, data=dict(data), actor=self.request.user)
 
 
 class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):
@@ -148,6 +151,7 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
     """
 
     serializer_class = WorkspaceSerializer
+    pagination_class = None  # a user belongs to a handful of workspaces (SPEC §4)
     input_serializers = {
         "create": WorkspaceWriteSerializer,
         "update": WorkspaceWriteSerializer,
@@ -170,10 +174,9 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
     def base_queryset(self) -> QuerySet[Workspace]:
         return selectors.workspace_list_for_user(user=self.request.user)
 
-    @extend_schema(responses=WorkspaceSerializer(many=True))
     def list(self, request: Request) -> Response:
         """Not paginated: a user belongs to a handful of workspaces."""
-        workspaces = self.get_queryset()
+        workspaces = self.filter_queryset(self.get_queryset())
         return Response({"data": self.get_serializer(workspaces, many=True).data})
 
     def perform_create(self, data: dict[str, Any]) -> Workspace:

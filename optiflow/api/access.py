@@ -81,7 +81,7 @@ def resolve_access(request: Request) -> Access:
     memberships = membership_list_for_user(user=user)
     header = request.headers.get(WORKSPACE_HEADER)
     workspace: Workspace | None
-    if header is not None and header.strip() != "":
+    if header is not None:  # present but empty is as wrong as any other non-integer
         try:
             workspace_id = int(header)
         except ValueError:

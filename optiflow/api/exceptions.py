@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -123,8 +124,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return Response({"message": str(exc.detail)}, status=exc.status_code)
 
 
+@csrf_exempt
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    """``handler404``: unknown URLs answer JSON, on every host."""
+    """``handler404``: unknown URLs answer JSON, on every host. Exempt from CSRF, or an unknown
+    ``POST``/``DELETE`` URL (also routed here) would answer the HTML CSRF page with a ``403``."""
     return JsonResponse({"message": "Not found."}, status=404)
 
 

@@ -9,22 +9,27 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import force_instance, get_override, is_serializer
+from rest_framework import serializers
 
 from optiflow.api.access import WORKSPACE_HEADER
 from optiflow.api.query import AnyOfFilter, BoolFilter, DateRangeFilter, filterset_for
+from optiflow.api.serializers import decimal_pattern
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 VALIDATION_ERROR = {"$ref": "#/components/schemas/ValidationError"}
 ERROR_DESCRIPTIONS = {
     "400": "Malformed request: bad JSON or an unknown query parameter value.",
-    "401": "Missing, malformed, unknown, expired or revoked token.",
+    "401": "Missing, malformed, unknown, expired or revoked token; or wrong credentials.",
     "403": "The caller lacks the permission, or no workspace is selected.",
-    "404": "No such record in this tenant and workspace.",
+    "404": "No such record (or `X-Workspace-ID` workspace) in this tenant and workspace.",
     "409": "Conflict with the current state of the resource.",
     "415": "The request body is not JSON.",
     "422": "Validation failed or a business rule refused the change.",
@@ -87,6 +92,17 @@ def query_param(name: str, description: str, schema: dict | None = None) -> dict
         "description": description,
         "schema": schema or {"type": "string"},
     }
+
+
+def model_field_allows_blank(field: serializers.Field) -> bool:
+    """Whether ``field`` renders a model field declared ``blank=True``."""
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if not isinstance(field, (serializers.CharField, serializers.ChoiceField)) or model is None:
+        return False
+    try:
+        return getattr(model._meta.get_field(field.source), "blank", False)
+    except FieldDoesNotExist:
+        return False
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -158,20 +174,52 @@ class AutoSchema(openapi.AutoSchema):
                     f"Allowed: {', '.join(sorted(includes))}.",
                 )
             )
-        if self._view_attr("workspace_scoped"):
+        if not self._view_attr("public", False):
+            # Permissions are held per workspace, so the header matters to every authenticated
+            # call; workspace-scoped resources also read and write only that workspace's rows.
             params.append(
                 openapi.OpenApiParameter(
                     WORKSPACE_HEADER,
                     int,
                     location=openapi.OpenApiParameter.HEADER,
-                    description="Workspace to act in; default: the current workspace, else the "
-                    "first membership.",
+                    description="Workspace to act in, whose permissions apply; default: the "
+                    "current workspace, else the first membership.",
                 )
             )
         return params
 
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        # PUT is partial like PATCH (`UpdateMixin`): document the same all-optional body.
+        if self.method == "PUT" and is_serializer(serializer):
+            serializer = copy.copy(force_instance(serializer))
+            serializer.partial = True
+        return super()._get_request_for_media_type(serializer, direction)
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        if field.read_only and model_field_allows_blank(field):
+            # DRF drops `allow_blank` from read-only model fields; the stored value can still
+            # be "" (a contact without email), so the response schema must admit it.
+            field.allow_blank = True
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.DecimalField) and schema.get("format") == "decimal":
+            schema["pattern"] = decimal_pattern(field)
+        return schema
+
+    def _resolve_path_parameters(self, variables):
+        # Routes match ids with `[0-9]+` (`lookup_value_regex`), which drf-spectacular
+        # documents as a string; ids are integers (SPEC §5), and typed clients should say so.
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            if parameter["schema"] == {"type": "string", "pattern": "^[0-9]+$"}:
+                parameter["schema"] = {"type": "integer", "minimum": 0}
+        return parameters
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
+        if not get_override(serializer, "description") and not type(serializer).__doc__:
+            # As for operations: a docstring inherited from a base class or mixin describes
+            # the machinery (`IncludableSerializer`), not this shape.
+            schema.pop("description", None)
         optional = getattr(getattr(serializer, "Meta", None), "include_fields", ())
         if optional and "required" in schema:
             schema["required"] = [name for name in schema["required"] if name not in optional]
@@ -204,15 +252,12 @@ class AutoSchema(openapi.AutoSchema):
     def _get_response_bodies(self, direction="response") -> dict:
         responses = super()._get_response_bodies(direction)
         codes = [] if self._view_attr("throttle_classes", None) == [] else ["429"]
+        codes += self._view_attr("error_statuses", ())
         if not self._view_attr("public", False):
-            codes += ["401", "403"]
+            codes += ["400", "401", "403", "404"]  # 400 and 404: a bad X-Workspace-ID
         if "{" in self.path:
             codes.append("404")
-        if (
-            self._is_list_view()
-            or self._view_attr("include_prefetches")
-            or self._view_attr("workspace_scoped")
-        ):
+        if self._is_list_view() or self._view_attr("include_prefetches"):
             codes.append("400")
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["400", "415", "422"]

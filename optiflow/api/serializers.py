@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import Any
+
 from rest_framework import serializers
 
 
@@ -82,3 +86,76 @@ class BulkRelatedListSerializer(serializers.ListSerializer):
                     }
                     field.preloaded = field.get_queryset().in_bulk(keys)
         return super().to_internal_value(data)
+
+
+#: The shape of a decimal string; ``DecimalField`` then checks its digits and places.
+DECIMAL_STRING = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def decimal_pattern(field: serializers.DecimalField) -> str:
+    """The decimal strings ``field`` accepts, as the OpenAPI ``pattern`` documents them: an
+    optional sign, at least one digit, and no more whole digits or places than it allows.
+    Exponents, spaces and bare signs or points are refused (DRF alone accepts ``"1e2"``)."""
+    whole = "+" if field.max_whole_digits is None else f"{{1,{field.max_whole_digits}}}"
+    places = "+" if field.decimal_places is None else f"{{1,{field.decimal_places}}}"
+    return rf"^-?\d{whole}(?:\.\d{places})?$"
+
+
+def _expected_json_type(field: serializers.Field) -> tuple[str, Callable[[Any], bool]] | None:
+    """The JSON type the schema documents for ``field`` and a test for it; ``None`` for any."""
+    if isinstance(field, serializers.BooleanField):
+        return "a boolean", lambda value: isinstance(value, bool)
+    if isinstance(field, (serializers.ListField, serializers.ListSerializer)):
+        return "an array", lambda value: isinstance(value, list)
+    if isinstance(field, (serializers.IntegerField, serializers.PrimaryKeyRelatedField)):
+        return "an integer", lambda value: isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(field, serializers.DecimalField):
+        return (
+            'a decimal string such as "12.50"',
+            lambda value: isinstance(value, str) and DECIMAL_STRING.fullmatch(value) is not None,
+        )
+    if isinstance(field, serializers.ChoiceField):
+        if all(isinstance(choice, str) for choice in field.choices):
+            return "a string", lambda value: isinstance(value, str)
+        return None
+    if isinstance(field, (serializers.CharField, serializers.DateField, serializers.DateTimeField)):
+        return "a string", lambda value: isinstance(value, str)
+    if isinstance(field, (serializers.DictField, serializers.Serializer)):
+        return "an object", lambda value: isinstance(value, dict)
+    return None
+
+
+def json_type_errors(field: serializers.Field, value: Any) -> Any:
+    """Errors for JSON values whose type differs from the one the schema documents, in DRF's
+    nested error shape; ``None`` when every value has its documented type.
+
+    DRF coerces liberally (``0`` → ``"0"`` for a string, ``"12"`` → ``12`` for an id, ``1`` →
+    ``true``); clients generated from the schema never send those, so the API answers them
+    ``422`` rather than guessing (SPEC §5: money and quantities are decimal strings)."""
+    if value is None:
+        return None  # DRF's own allow_null check answers this
+    expected = _expected_json_type(field)
+    if expected is not None and not expected[1](value):
+        return [f"Must be {expected[0]}."]
+    if isinstance(field, serializers.ListSerializer):
+        items = [json_type_errors(field.child, item) for item in value]
+        return [error or {} for error in items] if any(items) else None
+    if isinstance(field, serializers.ListField):
+        items = [json_type_errors(field.child, item) for item in value]
+        return {index: error for index, error in enumerate(items) if error} or None
+    if isinstance(field, serializers.Serializer):
+        errors = {
+            name: error
+            for name, child in field.fields.items()
+            if not child.read_only and name in value
+            if (error := json_type_errors(child, value[name]))
+        }
+        return errors or None
+    return None
+
+
+def validate_json_types(serializer: serializers.BaseSerializer) -> None:
+    """Raise ``ValidationError`` when the request body's JSON types differ from the schema's."""
+    errors = json_type_errors(serializer, serializer.initial_data)
+    if errors:
+        raise serializers.ValidationError(errors)

@@ -22,7 +22,9 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from optiflow.api.access import resolve_access
+from optiflow.api.exceptions import BadRequest
 from optiflow.api.query import apply_filters, apply_includes, parse_includes, parse_sort
+from optiflow.api.serializers import validate_json_types
 from optiflow.api.throttling import rate_limit_headers
 
 DETAIL_ACTIONS = frozenset({"retrieve", "create", "update", "partial_update"})
@@ -33,10 +35,15 @@ class ApiViewMixin:
 
     #: True for the few endpoints reachable without a token (health, token issuance).
     public: ClassVar[bool] = False
+    #: Error statuses the OpenAPI document lists beyond those every endpoint of its kind has.
+    error_statuses: ClassVar[tuple[str, ...]] = ()
     #: Action (or lower-case method for plain views) → permission string, or ``AUTHENTICATED``.
     required_permissions: ClassVar[dict[str, str | None]] = {}
 
     def initial(self, request: Request, *args, **kwargs) -> None:
+        # A method the route does not have is 405 whatever the token or workspace header.
+        if not hasattr(self, request.method.lower()):
+            self.http_method_not_allowed(request)
         self.format_kwarg = self.get_format_suffix(**kwargs)
         request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
             request
@@ -55,6 +62,11 @@ class ApiViewMixin:
         if request.user.is_authenticated:
             request.access = resolve_access(request)
         self.check_permissions(request)
+        # Every query parameter has one value (lists are comma-separated): a repeated one is
+        # ambiguous, so it is refused rather than silently reduced to its last value.
+        repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
+        if repeated:
+            raise BadRequest(f"Query parameter {repeated[0]} is given more than once.")
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -148,6 +160,7 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         serializer = self.get_input_serializer_class()(
             data=self.request.data, context=self.get_serializer_context(), **kwargs
         )
+        validate_json_types(serializer)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 

@@ -2,7 +2,7 @@
 
 import pytest
 from django.db import IntegrityError, OperationalError
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from optiflow.api.exceptions import exception_handler
 from optiflow.errors import Conflict
@@ -38,6 +38,15 @@ def test_unknown_api_url_is_json_404(api):
     assert response.json() == {"message": "Not found."}
 
 
+def test_unknown_api_url_is_json_404_for_unsafe_methods_without_csrf_token(tenant):
+    """A browser-less API client never has a CSRF cookie: the catch-all must still be JSON."""
+    client = Client(enforce_csrf_checks=True)
+    for method in (client.post, client.put, client.patch, client.delete):
+        response = method("/t/acme/api/v1/categories/not-a-number")
+        assert response.status_code == 404
+        assert response.json() == {"message": "Not found."}
+
+
 def test_unknown_record_is_404(api):
     response = api.get("/users/999999")
     assert response.status_code == 404
@@ -48,6 +57,20 @@ def test_method_not_allowed_is_405(api):
     response = api.delete("/me")
     assert response.status_code == 405
     assert response.json() == {"message": 'Method "DELETE" not allowed.'}
+
+
+def test_method_not_allowed_comes_before_token_and_workspace_checks(api, client):
+    bad_workspace = api.delete("/stock-movements", headers={"X-Workspace-ID": "0"})
+    assert bad_workspace.status_code == 405
+    anonymous = client.generic("TRACE", "/t/acme/api/v1/invoices")
+    assert anonymous.status_code == 405
+    assert anonymous.json() == {"message": 'Method "TRACE" not allowed.'}
+
+
+def test_a_repeated_query_parameter_is_400(api):
+    response = api.get("/users?per_page=5&per_page=6")
+    assert response.status_code == 400
+    assert response.json() == {"message": "Query parameter per_page is given more than once."}
 
 
 def test_validation_error_is_422_with_field_errors(api):

@@ -53,8 +53,9 @@ class TestWorkspaceHeader:
         assert response.status_code == 404
         assert response.json() == {"message": "Workspace not found."}
 
-    def test_non_integer_workspace_is_400(self, member_api):
-        response = member_api().get("/me", headers={"X-Workspace-ID": "main"})
+    @pytest.mark.parametrize("value", ["main", "", "1.0"])
+    def test_non_integer_workspace_is_400(self, member_api, value):
+        response = member_api().get("/me", headers={"X-Workspace-ID": value})
         assert response.status_code == 400
         assert response.json()["message"].startswith("X-Workspace-ID")
 

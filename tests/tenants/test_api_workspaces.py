@@ -127,6 +127,18 @@ class TestUsers:
         assert response.json()["data"]["name"] == "Renamed"
         assert response.json()["data"]["is_active"] is False
 
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [({"is_active": False}, "is_active"), ({"is_tenant_admin": False}, "is_tenant_admin")],
+    )
+    def test_nobody_can_lock_themselves_out(self, api, owner, change, field):
+        response = api.patch(f"/users/{owner.pk}", change)
+        assert response.status_code == 422
+        assert set(response.json()["errors"]) == {field}
+        owner.refresh_from_db()
+        assert owner.is_active and owner.is_tenant_admin
+        assert api.get("/me").status_code == 200
+
     def test_users_need_users_manage(self, member_api):
         assert member_api().get("/users").status_code == 403
         assert member_api(permissions=["users:manage"]).get("/users").status_code == 200
