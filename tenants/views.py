@@ -119,6 +119,10 @@ class TokenViewSet(ListMixin, CreateMixin, DestroyMixin, ApiViewSet):
 
 
 class UserViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, ApiViewSet):
+    """Users of the tenant (`users:manage`). Tenant admins hold every permission everywhere,
+    so only a tenant admin may grant or withdraw that flag or change a tenant admin's account
+    (`403` otherwise): `users:manage` in one workspace is not a way to become one."""
+
     serializer_class = UserSerializer
     input_serializers = {
         "create": UserCreateSerializer,
@@ -137,10 +141,18 @@ class UserViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, ApiViewSet
         return selectors.user_list()
 
     def perform_create(self, data: dict[str, Any]) -> User:
+        if data.get("is_tenant_admin"):
+            self.require_tenant_admin()
         return services.user_create(**data)
 
     def perform_update(self, instance: User, data: dict[str, Any]) -> User:
+        if instance.is_tenant_admin or data.get("is_tenant_admin"):
+            self.require_tenant_admin()
         return services.user_update(user=instance, data=dict(data), actor=self.request.user)
+
+    def require_tenant_admin(self) -> None:
+        if not self.request.user.is_tenant_admin:
+            raise exceptions.PermissionDenied()
 
 
 class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):

@@ -4,7 +4,7 @@ import pytest
 
 from tenants.models import Membership, User, Workspace
 from tenants.services import WORKSPACE_DELETE_GUARDS
-from tests.factories import UserFactory, WorkspaceFactory
+from tests.factories import FORBIDDEN, UserFactory, WorkspaceFactory
 
 
 def test_create_workspace_makes_the_creator_owner(api, tenant):
@@ -138,6 +138,21 @@ class TestUsers:
         owner.refresh_from_db()
         assert owner.is_active and owner.is_tenant_admin
         assert api.get("/me").status_code == 200
+
+    def test_users_manage_cannot_make_or_touch_tenant_admins(self, member_api, owner):
+        manager = member_api(permissions=["users:manage"])
+        me = manager.get("/me").json()["data"]
+        assert manager.patch(f"/users/{me['id']}", {"is_tenant_admin": True}).json() == FORBIDDEN
+        new_admin = {"name": "A", "email": "a@x.test", "password": "a-Long-pass-123"}
+        assert manager.post("/users", {**new_admin, "is_tenant_admin": True}).status_code == 403
+        assert (
+            manager.patch(f"/users/{owner.pk}", {"password": "taken-Over-123"}).status_code == 403
+        )
+        assert not User.objects.filter(email="a@x.test").exists()
+        owner.refresh_from_db()
+        assert not owner.check_password("taken-Over-123")
+        assert not User.objects.get(pk=me["id"]).is_tenant_admin
+        assert manager.patch(f"/users/{me['id']}", {"name": "Still me"}).status_code == 200
 
     def test_users_need_users_manage(self, member_api):
         assert member_api().get("/users").status_code == 403
