@@ -32,15 +32,16 @@ def payment_list() -> QuerySet[Payment]:
     return Payment.objects.all()
 
 
-def contact_balances_annotate(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+def contact_balances_annotate(
+    contacts: QuerySet[Contact], workspace_ids: list[int] | None = None
+) -> QuerySet[Contact]:
     """Add ``total_invoiced``, ``total_paid`` and ``balance_due`` over each contact's issued,
-    non-cancelled invoices (drafts do not count), as correlated subqueries of the same
-    SELECT: no query per contact."""
-    billed = (
-        Invoice.objects.filter(contact=OuterRef("pk"), status__in=Invoice.BILLED_STATUSES)
-        .order_by()
-        .values("contact")
-    )
+    non-cancelled invoices (drafts do not count) of ``workspace_ids`` (``None``: all), as
+    correlated subqueries of the same SELECT: no query per contact."""
+    billed = Invoice.objects.filter(contact=OuterRef("pk"), status__in=Invoice.BILLED_STATUSES)
+    if workspace_ids is not None:
+        billed = billed.filter(workspace_id__in=workspace_ids)
+    billed = billed.order_by().values("contact")
     zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
 
     def total(field: str) -> Coalesce:

@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
 from contacts.models import Contact
 
-#: Include name → function annotating a contact queryset with that include's figures, in the
-#: same SELECT. Apps that own the figures register here (billing adds ``balance``), so contacts
-#: never imports them.
-CONTACT_INCLUDE_ANNOTATORS: dict[str, Callable[[QuerySet[Contact]], QuerySet[Contact]]] = {}
+
+@dataclass(frozen=True)
+class ContactFigures:
+    """Figures an include annotates onto each contact in the same SELECT, drawn from records
+    of several workspaces: only those of ``workspace_ids`` count (``None``: every workspace),
+    the workspaces where the caller holds ``permission``."""
+
+    permission: str
+    annotate: Callable[[QuerySet[Contact], list[int] | None], QuerySet[Contact]]
 
 
-def contact_list(*, includes: frozenset[str] = frozenset()) -> QuerySet[Contact]:
+#: Include name → its figures. Apps that own the figures register here (billing adds
+#: ``balance``), so contacts never imports them.
+CONTACT_INCLUDE_FIGURES: dict[str, ContactFigures] = {}
+
+
+def contact_list(
+    *,
+    includes: frozenset[str] = frozenset(),
+    workspace_ids_with: Callable[[str], list[int] | None] = lambda permission: None,
+) -> QuerySet[Contact]:
     contacts = Contact.objects.all()
-    for name, annotate in CONTACT_INCLUDE_ANNOTATORS.items():
+    for name, figures in CONTACT_INCLUDE_FIGURES.items():
         if name in includes:
-            contacts = annotate(contacts)
+            contacts = figures.annotate(contacts, workspace_ids_with(figures.permission))
     return contacts

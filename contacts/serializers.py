@@ -26,8 +26,9 @@ class AddressSerializer(serializers.ModelSerializer):
 
 
 class ContactBalanceSerializer(serializers.Serializer):
-    """Over the contact's issued, non-cancelled invoices (drafts do not count); the amounts
-    are annotated on the row by ``billing.selectors.contact_balances_annotate``."""
+    """Over the contact's issued, non-cancelled invoices (drafts do not count) in the
+    workspaces where the caller holds `invoices:view`: contacts are shared by every workspace,
+    their invoices are not. Annotated by `billing.selectors.contact_balances_annotate`."""
 
     total_invoiced = MoneyField(read_only=True)
     total_paid = MoneyField(read_only=True)

@@ -47,12 +47,16 @@ class ContactViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
     }
     default_sort = "name"
     # `balance` needs no prefetch: it is annotated onto the same query (see
-    # contacts.selectors.CONTACT_INCLUDE_ANNOTATORS; billing registers it).
+    # contacts.selectors.CONTACT_INCLUDE_FIGURES; billing registers it).
     include_prefetches = {"addresses": ("addresses",), "balance": ()}
     detail_includes = frozenset({"addresses"})
 
     def base_queryset(self) -> QuerySet[Contact]:
-        return selectors.contact_list(includes=self.includes)
+        access = getattr(self.request, "access", None)  # None: schema generation
+        return selectors.contact_list(
+            includes=self.includes,
+            workspace_ids_with=access.workspace_ids_with if access else lambda permission: [],
+        )
 
     def perform_create(self, data: dict[str, Any]) -> Contact:
         return services.contact_create(**data)

@@ -50,25 +50,9 @@ from optiflow.api.views import (
     RetrieveMixin,
     UpdateMixin,
 )
-from tenants.models import Workspace
 
 WRITE_ACTIONS = ("create", "update", "partial_update")
 TIMESTAMP_SORTS = {"created_at": "created_at", "updated_at": "updated_at", "id": "id"}
-
-
-def inventory_workspace_ids(access: Access | None) -> list[int] | None:
-    """Workspaces whose stock the caller may see (``inventory:view``); ``None``: all."""
-    if access is None:  # schema generation
-        return []
-    # A workspace the caller is not a member of stands for all of them: tenant admins, and
-    # holders of `view_all_locations`, see stock everywhere.
-    if "inventory:view" in access.permissions_in(Workspace()):
-        return None
-    return [
-        membership.workspace_id
-        for membership in access.memberships
-        if "inventory:view" in access.permissions_in(membership.workspace)
-    ]
 
 
 # --- catalog --------------------------------------------------------------------------------
@@ -177,7 +161,9 @@ class ProductViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
         workspace = access.workspace if access else None
         here = [workspace.pk] if workspace and access.has("inventory:view") else []
         current = selectors.stock_level_list(workspace_ids=here)
-        visible = selectors.stock_level_list(workspace_ids=inventory_workspace_ids(access))
+        visible = selectors.stock_level_list(
+            workspace_ids=access.workspace_ids_with("inventory:view") if access else []
+        )
         return {
             "category": ("category",),
             "default_tax": ("default_tax",),

@@ -46,6 +46,18 @@ class Access:
         if any(permission not in self.permissions_in(workspace) for workspace in workspaces):
             raise exceptions.PermissionDenied()
 
+    def workspace_ids_with(self, permission: str) -> list[int] | None:
+        """Workspaces where this token holds ``permission``, for figures drawn from several
+        workspaces at once (stock per workspace, a contact's balance); ``None``: all of them
+        (tenant admins, and ``:view`` permissions with ``view_all_locations``)."""
+        if permission in self.permissions_in(Workspace()):  # a workspace of no membership
+            return None
+        return [
+            membership.workspace_id
+            for membership in self.memberships
+            if permission in self.permissions_in(membership.workspace)
+        ]
+
     def require_workspace(self) -> Workspace:
         if self.workspace is None:
             raise exceptions.PermissionDenied("No workspace selected.")

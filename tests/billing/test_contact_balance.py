@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from tests.billing.factories import item, make_invoice
 from tests.contacts.factories import ContactFactory
+from tests.inventory.factories import give_stock
 
 D = Decimal
 
@@ -37,6 +38,24 @@ def test_balance_counts_issued_invoices_and_their_payments_only(
     detail = api.get(f"/contacts/{customer.pk}", {"include": "balance"}).json()["data"]
     assert detail["balance"]["balance_due"] == "38.60"
     assert "balance" not in api.get("/contacts").json()["data"][0]
+
+
+def test_balance_counts_only_workspaces_where_the_caller_views_invoices(
+    api, member_api, owner, main, branch, customer, widget
+):
+    make_invoice(workspace=main, actor=owner, contact=customer, items=[item(widget, 1)])  # 11.80
+    give_stock(widget, branch, "5", actor=owner)
+    make_invoice(workspace=branch, actor=owner, contact=customer, items=[item(widget, 2)])
+
+    def balance_due(client) -> str:
+        response = client.get(f"/contacts/{customer.pk}", {"include": "balance"})
+        return response.json()["data"]["balance"]["balance_due"]
+
+    assert balance_due(api) == "35.40"  # a tenant admin sees every workspace
+    branch_only = member_api(workspace=branch, permissions=["contacts:view", "invoices:view"])
+    assert balance_due(branch_only) == "23.60"
+    contacts_only = member_api(workspace=branch, permissions=["contacts:view"])
+    assert balance_due(contacts_only) == "0.00"
 
 
 def test_contact_list_with_balance_query_count_is_constant(
