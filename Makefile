@@ -7,12 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
+FUZZ_EXAMPLES ?= 300
 
 # A per-checkout secret key, generated once, unless the environment provides one.
 DJANGO_SECRET_KEY ?= $(shell cat .local/secret_key 2>/dev/null || (mkdir -p .local && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" | tee .local/secret_key))
 export DJANGO_SECRET_KEY
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench fuzz
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +43,8 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# The long schemathesis run (make test runs a bounded one): more examples per operation, a
+# fresh random seed each time, and the report printed (tests/fuzz/test_schemathesis.py).
+fuzz: install
+	OPTIFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) OPTIFLOW_FUZZ_SEED=random $(BIN)/pytest tests/fuzz -s

@@ -1,20 +1,13 @@
 """SPEC §7: per-user and per-IP limits, their headers, and a limit shared across processes."""
 
-import os
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from django.test import override_settings
 
-from tests.conftest import test_database_url
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.servers import gunicorn
 
 
 @override_settings(OPTIFLOW_RATE_LIMIT_USER="3/min")
@@ -59,24 +52,6 @@ def redis_reachable() -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read().decode()
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("server did not start")
-
-
 def status_of(url: str) -> int:
     try:
         return urllib.request.urlopen(url, timeout=5).status
@@ -92,39 +67,9 @@ def test_limit_is_shared_by_two_server_processes_through_redis(provisioned, db):
 
     redis.Redis.from_url("redis://127.0.0.1:6379/15").flushdb()
     env = {
-        **os.environ,
-        "DATABASE_URL": test_database_url(),
         "REDIS_URL": "redis://127.0.0.1:6379/15",
         "OPTIFLOW_RATE_LIMIT_ANON": "4/min",
     }
-    ports = [free_port(), free_port()]
-    servers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "optiflow.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for port in ports
-    ]
-    try:
-        for port, server in zip(ports, servers, strict=True):
-            wait_until_serving(port, server)
-        statuses = [
-            status_of(f"http://127.0.0.1:{ports[i % 2]}/t/acme/api/v1/me") for i in range(6)
-        ]
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
+    with gunicorn(env, count=2) as urls:
+        statuses = [status_of(f"{urls[i % 2]}/t/acme/api/v1/me") for i in range(6)]
     assert statuses == [401, 401, 401, 401, 429, 429]

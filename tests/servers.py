@@ -1,0 +1,69 @@
+"""Real server processes for tests that must go through HTTP from outside: gunicorn serving
+the test database, as ``make run`` serves the real one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from tests.conftest import test_database_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(
+    env: dict[str, str] | None = None, *, count: int = 1, options: Sequence[str] = ()
+) -> Iterator[list[str]]:
+    """Start ``count`` gunicorn servers on the test database and yield their base URLs once
+    they answer ``/health``; stop them afterwards. Their log goes to a temporary file, shown
+    if one fails to start."""
+    environment = {**os.environ, "DATABASE_URL": test_database_url(), **(env or {})}
+    with ExitStack() as stack:
+        urls = []
+        for _ in range(count):
+            port = free_port()
+            log = stack.enter_context(tempfile.TemporaryFile())
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "optiflow.wsgi", "--workers", "1",
+                 "--bind", f"127.0.0.1:{port}", *options],
+                cwd=ROOT, env=environment, stdout=log, stderr=log,
+            )  # fmt: skip
+            stack.callback(stop, process)
+            url = f"http://127.0.0.1:{port}"
+            wait_until_serving(url, process, log)
+            urls.append(url)
+        yield urls
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"server exited:\n{log.read().decode()}")
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("server did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=10)
