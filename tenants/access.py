@@ -36,6 +36,11 @@ PERMISSIONS: tuple[str, ...] = (
     "view_all_locations",
 )
 ALL_PERMISSIONS = frozenset(PERMISSIONS)
+#: Permissions that reach past the workspace's own records: reading every workspace, and
+#: managing accounts that belong to other workspaces too. An owner or admin role holds every
+#: permission *in its workspace*, not these: they come from tenant admin, or an explicit grant
+#: on the membership. Otherwise creating a workspace (and so owning it) would open all others.
+CROSS_WORKSPACE_PERMISSIONS = frozenset({"view_all_locations", "users:manage"})
 ALL_ABILITIES = "*"
 
 ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER = "owner", "admin", "member"
@@ -56,8 +61,11 @@ def effective_permissions(
     abilities: Iterable[str],
 ) -> frozenset[str]:
     """Held permissions in a workspace ∩ what the token allows (SPEC §4)."""
-    if is_tenant_admin or role in FULL_ACCESS_ROLES:
+    explicit = frozenset(member_permissions) & ALL_PERMISSIONS
+    if is_tenant_admin:
         held = ALL_PERMISSIONS
+    elif role in FULL_ACCESS_ROLES:
+        held = (ALL_PERMISSIONS - CROSS_WORKSPACE_PERMISSIONS) | explicit
     else:
-        held = frozenset(member_permissions) & ALL_PERMISSIONS
+        held = explicit
     return held & token_grants(abilities)

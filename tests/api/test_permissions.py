@@ -2,6 +2,7 @@
 
 import pytest
 
+from tenants.access import PERMISSIONS
 from tests.factories import FORBIDDEN, WorkspaceFactory, make_user
 
 
@@ -21,8 +22,22 @@ def test_permission_needs_both_membership_and_token(member_api, held, abilities,
         assert response.json() == FORBIDDEN
 
 
-def test_workspace_admin_role_holds_every_permission(member_api):
-    assert member_api(role="admin").get("/users").status_code == 200
+@pytest.mark.parametrize("role", ["owner", "admin"])
+def test_workspace_owner_and_admin_hold_every_permission_of_their_workspace(member_api, role):
+    permissions = set(member_api(role=role).get("/me").json()["data"]["permissions"])
+    assert permissions == set(PERMISSIONS) - {"view_all_locations", "users:manage"}
+
+
+def test_cross_workspace_permissions_need_an_explicit_grant(member_api, tenant):
+    """Owning a workspace (anyone with workspaces:manage can create one) must not open the
+    others, nor the accounts of their members."""
+    other = WorkspaceFactory()
+    admin = member_api(role="admin")
+    assert admin.get("/users").status_code == 403
+    assert admin.get("/invoices", headers={"X-Workspace-ID": str(other.pk)}).status_code == 403
+    granted = member_api(role="admin", permissions=["users:manage", "view_all_locations"])
+    assert granted.get("/users").status_code == 200
+    assert granted.get("/invoices", headers={"X-Workspace-ID": str(other.pk)}).status_code == 200
 
 
 def test_me_reports_effective_permissions_for_the_token(member_api, tenant):
