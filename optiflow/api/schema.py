@@ -16,7 +16,12 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.plumbing import force_instance, get_override, is_serializer
+from drf_spectacular.plumbing import (
+    ResolvedComponent,
+    force_instance,
+    get_override,
+    is_serializer,
+)
 from rest_framework import serializers
 
 from optiflow.api.access import WORKSPACE_HEADER
@@ -234,12 +239,23 @@ class AutoSchema(openapi.AutoSchema):
         paginated = self._is_list_view(serializer) and self._get_paginator() is not None
         if status_code.startswith("2") and not paginated and "content" in response:
             for media in response["content"].values():
-                media["schema"] = {
-                    "type": "object",
-                    "required": ["data"],
-                    "properties": {"data": media["schema"]},
-                }
+                media["schema"] = self.envelope(media["schema"])
         return response
+
+    def envelope(self, data: dict) -> dict:
+        """``{"data": ...}`` around a body; a named component (``InvoiceEnvelope``,
+        ``WorkspaceListEnvelope``) when the body is one, so generated clients get one model per
+        resource rather than one per operation and status."""
+        schema = {"type": "object", "required": ["data"], "properties": {"data": data}}
+        ref = data.get("$ref") or data.get("items", {}).get("$ref")
+        if ref is None:
+            return schema
+        name = ref.rsplit("/", 1)[1] + ("Envelope" if "$ref" in data else "ListEnvelope")
+        component = ResolvedComponent(
+            name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema
+        )
+        self.registry.register_on_missing(component)
+        return component.ref
 
     def _get_response_headers_for_code(self, status_code, direction="response") -> dict:
         headers = super()._get_response_headers_for_code(status_code, direction)

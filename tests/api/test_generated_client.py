@@ -155,7 +155,7 @@ def test_business_flow_through_the_generated_client(generated, optiflow):
     models = generated.models
     me = parsed(
         generated.api("me.me_retrieve").sync_detailed(client=optiflow),
-        models.MeRetrieveResponse200,
+        models.MeEnvelope,
         200,
     ).data
     workspace_id = me.current_workspace.id
@@ -169,7 +169,7 @@ def test_business_flow_through_the_generated_client(generated, optiflow):
                 email="buyer@northwind.test",
             ),
         ),
-        models.ContactsCreateResponse201,
+        models.ContactEnvelope,
         201,
     ).data
     assert (contact.status, contact.credit_limit) == (models.ContactStatusEnum.ACTIVE, "0.00")
@@ -178,7 +178,7 @@ def test_business_flow_through_the_generated_client(generated, optiflow):
         generated.api("taxes.taxes_create").sync_detailed(
             client=optiflow, body=models.TaxWriteRequest(name="VAT 18", rate="18.00")
         ),
-        models.TaxesCreateResponse201,
+        models.TaxEnvelope,
         201,
     ).data
 
@@ -197,7 +197,7 @@ def test_business_flow_through_the_generated_client(generated, optiflow):
                 ],
             ),
         ),
-        models.ProductsCreateResponse201,
+        models.ProductEnvelope,
         201,
     ).data
     assert (product.product_type, product.track_stock) == (models.ProductTypeEnum.PHYSICAL, True)
@@ -218,7 +218,7 @@ def test_business_flow_through_the_generated_client(generated, optiflow):
                 ],
             ),
         ),
-        models.InvoicesCreateResponse201,
+        models.InvoiceEnvelope,
         201,
     ).data
     assert invoice.status == models.InvoiceStatusEnum.PENDING_PAYMENT
@@ -232,7 +232,7 @@ def test_business_flow_through_the_generated_client(generated, optiflow):
                 amount="50.00", method=models.MethodEnum.BANK_TRANSFER, reference="TRX-1"
             ),
         ),
-        models.InvoicesPaymentsCreateResponse201,
+        models.PaymentEnvelope,
         201,
     ).data
     assert (payment.payment_number, payment.status) == (
@@ -245,7 +245,7 @@ def test_business_flow_through_the_generated_client(generated, optiflow):
     assert inspect.signature(retrieve).parameters["id"].annotation is int  # ids are integers
     read = parsed(
         retrieve(id=invoice.id, client=optiflow, include="items.product"),
-        models.InvoicesRetrieveResponse200,
+        models.InvoiceEnvelope,
         200,
     ).data
     # 3 × 25.00 = 75.00; 10 % off: 7.50; 18 % of 67.50: 12.15; total 75.00 − 7.50 + 12.15.
@@ -351,7 +351,7 @@ def test_refusals_parse_as_the_error_models(generated, optiflow, tenant, transpo
 
     anonymous = generated.package.Client(base_url=BASE_URL, httpx_args={"transport": transport})
     health = generated.api("health.health_retrieve").sync_detailed(client=anonymous)
-    parsed(health, models.HealthRetrieveResponse200, 200)
+    parsed(health, models.HealthEnvelope, 200)
     wrong_token = generated.package.AuthenticatedClient(
         base_url=BASE_URL, token="1|wrong", httpx_args={"transport": transport}
     )
@@ -430,7 +430,7 @@ def test_list_parameters_page_filter_sort_and_include(generated, optiflow, tenan
 
     workspaces = parsed(
         generated.api("workspaces.workspaces_list").sync_detailed(client=optiflow),
-        models.WorkspacesListResponse200,
+        models.WorkspaceListEnvelope,
         200,
     )
     assert [w.id for w in workspaces.data] == [tenant.workspace.id]  # not paginated

@@ -16,7 +16,10 @@ def test_schema_validates_with_warnings_as_errors(tmp_path):
         "$ref": "#/components/schemas/Error"
     }
     me = schema["paths"]["/api/v1/me"]["get"]["responses"]["200"]["content"]["application/json"]
-    assert me["schema"]["required"] == ["data"]
+    assert me["schema"] == {"$ref": "#/components/schemas/MeEnvelope"}
+    envelope = schema["components"]["schemas"]["MeEnvelope"]
+    assert envelope["required"] == ["data"]
+    assert envelope["properties"]["data"] == {"$ref": "#/components/schemas/Me"}
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
