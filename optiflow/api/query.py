@@ -30,6 +30,7 @@ from optiflow.api.exceptions import BadRequest
 
 FILTER_PARAM = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_.]+)\]$")
 TRUE_VALUES, FALSE_VALUES = {"true", "1"}, {"false", "0"}
+INTEGER = r"^\d+$"
 
 
 # --- filter types ---------------------------------------------------------------------------
@@ -57,7 +58,7 @@ class AnyOfFilter(django_filters.Filter):
         if choices is not None:
             item = forms.ChoiceField(choices=[(c, c) for c in choices])
         elif integer:
-            item = forms.IntegerField()
+            item = forms.RegexField(INTEGER, error_messages={"invalid": "Enter a whole number."})
         else:
             item = forms.CharField()
         kwargs["item_field"] = item
@@ -73,7 +74,7 @@ class BooleanField(forms.Field):
     def clean(self, value):
         if value in (None, ""):
             return None
-        text = str(value).lower()
+        text = str(value)
         if text in TRUE_VALUES:
             return True
         if text in FALSE_VALUES:
@@ -98,16 +99,15 @@ class DateRangeField(forms.Field):
             return None
         if not isinstance(raw, str):
             raise forms.ValidationError("Dates must be strings (YYYY-MM-DD).")
-        date = parse_date(raw) if len(raw) == 10 else None
+        try:  # both raise ValueError on a well-formed impossible value ("2024-13-40")
+            date = parse_date(raw) if len(raw) == 10 else None
+            moment = parse_datetime(raw) if self.timestamps and date is None else None
+        except ValueError:
+            date = moment = None
         if date is not None:
             return date
-        if self.timestamps:
-            try:
-                moment = parse_datetime(raw)
-            except ValueError:
-                moment = None
-            if moment is not None:
-                return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        if moment is not None:
+            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
         raise forms.ValidationError(f"'{raw}' is not a valid date (YYYY-MM-DD).")
 
     def clean(self, value):
@@ -160,6 +160,40 @@ class ResourceFilterSet(django_filters.FilterSet):
 
     created_at = DateRangeFilter(timestamps=True)
     updated_at = DateRangeFilter(timestamps=True)
+
+
+# --- the values each parameter accepts, as OpenAPI patterns ---------------------------------
+# Each pattern admits what the parsers below accept (blank means "not given"), so a client or
+# a fuzzer reading the schema knows the grammar; the parsers stay the judges of meaning (an
+# unknown name in a well-formed list is still a 400).
+
+
+def any_of_pattern(item: str) -> str:
+    """A comma-separated list of ``item``, spaces allowed around each, or nothing."""
+    return rf"^(?:\s*{item}\s*(?:,\s*{item}\s*)*)?$"
+
+
+def names_pattern(names: Iterable[str], prefix: str = "") -> str:
+    """``sort`` / ``include``: names from ``names`` (``prefix``ed), blanks between commas
+    ignored."""
+    choice = "(?:" + "|".join(re.escape(name) for name in sorted(names)) + ")"
+    return rf"^[\s,]*(?:{prefix}{choice}[\s,]*)*$"
+
+
+def filter_pattern(flt: django_filters.Filter) -> str | None:
+    if isinstance(flt, BoolFilter):
+        return r"^(?:true|false|1|0)?$"
+    if isinstance(flt, DateRangeFilter):
+        return r"^\s*(?:\d{4}-\d{1,2}-\d{1,2}(?:[T ][\s\S]*)?|\{[\s\S]*\})?\s*$"
+    if isinstance(flt, AnyOfFilter):
+        item = flt.extra["item_field"]
+        if isinstance(item, forms.ChoiceField):
+            return any_of_pattern(
+                "(?:" + "|".join(re.escape(str(c)) for c, _ in item.choices) + ")"
+            )
+        if isinstance(item, forms.RegexField):
+            return any_of_pattern(r"\d+")
+    return None
 
 
 # --- the grammar ----------------------------------------------------------------------------

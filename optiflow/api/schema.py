@@ -25,7 +25,14 @@ from drf_spectacular.plumbing import (
 from rest_framework import serializers
 
 from optiflow.api.access import WORKSPACE_HEADER
-from optiflow.api.query import AnyOfFilter, BoolFilter, DateRangeFilter, filterset_for
+from optiflow.api.query import (
+    AnyOfFilter,
+    BoolFilter,
+    DateRangeFilter,
+    filter_pattern,
+    filterset_for,
+    names_pattern,
+)
 from optiflow.api.serializers import decimal_pattern
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -136,7 +143,11 @@ class AutoSchema(openapi.AutoSchema):
             return []
         params = []
         for name, flt in filterset_for(self.view).base_filters.items():
-            params.append(query_param(f"filter[{name}]", self.filter_description(name, flt)))
+            pattern = filter_pattern(flt)
+            schema = {"type": "string", **({"pattern": pattern} if pattern else {})}
+            params.append(
+                query_param(f"filter[{name}]", self.filter_description(name, flt), schema)
+            )
         if self._view_attr("smart_fields"):
             fields = ", ".join(self.view.smart_fields)
             params.append(query_param("filter[smart]", f"Case-insensitive search in: {fields}."))
@@ -148,7 +159,8 @@ class AutoSchema(openapi.AutoSchema):
                 f"Comma-separated fields, `-` for descending. Allowed: {allowed}. "
                 f"Default: `{default}`; `id` always breaks ties."
             )
-            params.append(query_param("sort", description))
+            schema = {"type": "string", "pattern": names_pattern(sort_fields, prefix="-*")}
+            params.append(query_param("sort", description, schema))
         return params
 
     @staticmethod
@@ -174,7 +186,7 @@ class AutoSchema(openapi.AutoSchema):
             params.append(
                 openapi.OpenApiParameter(
                     "include",
-                    str,
+                    {"type": "string", "pattern": names_pattern(includes)},
                     description="Comma-separated related records to embed. "
                     f"Allowed: {', '.join(sorted(includes))}.",
                 )
