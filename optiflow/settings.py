@@ -170,7 +170,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["optiflow.api.permissions.HasPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["optiflow.api.throttling.RateLimitThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["optiflow.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "optiflow.api.pagination.PageNumberPagination",
     "EXCEPTION_HANDLER": "optiflow.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "optiflow.api.schema.AutoSchema",

@@ -11,19 +11,19 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from optiflow.api.parsers import DRF_JSON_ERROR_PREFIX
 from optiflow.errors import NON_FIELD, Conflict, DomainError
 
 logger = logging.getLogger("optiflow.api")
 
 VALIDATION_MESSAGE = "The given data was invalid."
-DRF_JSON_ERROR_PREFIX = "JSON parse error - "
 MESSAGES = {
     exceptions.NotAuthenticated: "Unauthenticated.",
     exceptions.AuthenticationFailed: "Unauthenticated.",
@@ -85,6 +85,12 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(
             {"message": "The request conflicts with a concurrent change; retry it."}, status=409
         )
+    if isinstance(exc, DataError):
+        # A value past what a column stores (a stock level or total beyond numeric(14,2))
+        # that no serializer bound could foresee: the request is at fault, not the server.
+        set_rollback()
+        message = "A value is out of the range this API stores."
+        return Response(validation_body({NON_FIELD: [message]}, message), status=422)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -19,7 +19,7 @@ MAX_PER_PAGE = 100
 
 def positive_int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)

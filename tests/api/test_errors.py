@@ -4,6 +4,7 @@ import pytest
 from django.db import IntegrityError, OperationalError
 from django.test import Client, override_settings
 
+from contacts.models import Contact
 from optiflow.api.exceptions import exception_handler
 from optiflow.errors import Conflict
 
@@ -17,6 +18,26 @@ def test_malformed_json_is_400(api):
     )
     assert response.status_code == 400
     assert response.json()["message"].startswith("Malformed JSON: ")
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ('{"name": "a\\u0000b", "contact_type": "customer"}', "NUL characters"),
+        ('{"name": "Ada", "contact_type": "customer", "metadata": {"\\ud800": 1}}', "surrogate"),
+    ],
+)
+def test_text_postgresql_cannot_store_is_malformed_json(api, body, problem):
+    response = api.client.post(
+        "/t/acme/api/v1/contacts",
+        body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Malformed JSON: ")
+    assert problem in response.json()["message"]
+    assert not Contact.objects.exists()
 
 
 def test_non_json_body_is_415(api):

@@ -355,6 +355,16 @@ class TestStockAdjustments:
         assert ledger_state() == before
         assert ids(api.get("/stock-adjustments")) == []
 
+    def test_a_level_past_what_the_column_stores_is_422_and_writes_nothing(self, api, owner, main):
+        hammer = ProductFactory()
+        give_stock(hammer, main, "999999999999", actor=owner)
+        before = ledger_state()
+        line = {"product_id": hammer.pk, "quantity": "999999999999.99", "reason": "found"}
+        response = api.post("/stock-adjustments", {"items": [line]})
+        assert response.status_code == 422
+        assert response.json()["message"] == "A value is out of the range this API stores."
+        assert ledger_state() == before
+
     @pytest.mark.parametrize(
         ("item", "field"),
         [
