@@ -1,10 +1,14 @@
 """OpenAPI generation that describes the API as it really answers (SPEC §10).
 
-* 2xx bodies are wrapped in ``{"data": ...}``; lists use the paginator's ``data/meta/links``.
+* 2xx bodies are wrapped in ``{"data": ...}`` (named ``...Envelope`` components); lists use
+  the paginator's ``data/meta/links``.
 * Every operation lists the error responses it can produce, in the §5 shapes.
-* List operations list their real ``filter[...]``, ``sort`` and ``include`` parameters, read
-  from the same viewset attributes the grammar enforces; workspace-scoped operations document
-  ``X-Workspace-ID``.
+* List operations list their real ``filter[...]``, ``sort`` and ``include`` parameters, with
+  patterns, read from the same viewset attributes the grammar enforces; every authenticated
+  operation documents ``X-Workspace-ID``.
+* Request bodies say exactly what is accepted (decimal patterns, partial ``PUT``), and
+  responses what is sent (blank values of blank-able fields): schemathesis holds the server
+  to it (``tests/fuzz``).
 """
 
 from __future__ import annotations
