@@ -101,6 +101,12 @@ class ApiClient:
             self.url(path), data, content_type="application/json", headers=self.headers(headers)
         )
 
+    def post_raw(self, path: str, body: str, content_type: str = "application/json"):
+        """A body sent as given, for what ``post`` cannot express (broken JSON, forms)."""
+        return self.client.post(
+            self.url(path), body, content_type=content_type, headers=self.headers(None)
+        )
+
     def post(self, path: str, body: Any = None, headers: dict | None = None):
         return self.send("post", path, body if body is not None else {}, headers)
 

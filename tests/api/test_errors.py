@@ -10,12 +10,7 @@ from optiflow.errors import Conflict
 
 
 def test_malformed_json_is_400(api):
-    response = api.client.post(
-        "/t/acme/api/v1/users",
-        "{not json",
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {api.token}"},
-    )
+    response = api.post_raw("/users", "{not json")
     assert response.status_code == 400
     assert response.json()["message"].startswith("Malformed JSON: ")
 
@@ -28,12 +23,7 @@ def test_malformed_json_is_400(api):
     ],
 )
 def test_text_postgresql_cannot_store_is_malformed_json(api, body, problem):
-    response = api.client.post(
-        "/t/acme/api/v1/contacts",
-        body,
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {api.token}"},
-    )
+    response = api.post_raw("/contacts", body)
     assert response.status_code == 400
     assert response.json()["message"].startswith("Malformed JSON: ")
     assert problem in response.json()["message"]
@@ -41,12 +31,7 @@ def test_text_postgresql_cannot_store_is_malformed_json(api, body, problem):
 
 
 def test_non_json_body_is_415(api):
-    response = api.client.post(
-        "/t/acme/api/v1/users",
-        "name=x",
-        content_type="application/x-www-form-urlencoded",
-        headers={"Authorization": f"Bearer {api.token}"},
-    )
+    response = api.post_raw("/users", "name=x", "application/x-www-form-urlencoded")
     assert response.status_code == 415
     assert response.json() == {
         "message": 'Unsupported media type "application/x-www-form-urlencoded" in request.'
