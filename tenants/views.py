@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from optiflow.api.permissions import AUTHENTICATED
-from optiflow.api.serializers import validate_json_types
+from optiflow.api.serializers import validated_data
 from optiflow.api.views import (
     ApiView,
     ApiViewSet,
@@ -55,10 +55,7 @@ class AuthTokenView(ApiView):
 
     @extend_schema(request=LoginSerializer, responses={201: NewTokenSerializer}, auth=[])
     def post(self, request: Request) -> Response:
-        serializer = LoginSerializer(data=request.data)
-        validate_json_types(serializer)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = dict(validated_data(LoginSerializer(data=request.data)))
         user = authenticate(
             request._request, email=data.pop("email").lower(), password=data.pop("password")
         )

@@ -17,6 +17,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 
 from optiflow.api.exceptions import BadRequest
+from optiflow.api.query import parse_integer
 from tenants.access import ALL_PERMISSIONS, effective_permissions, token_grants
 from tenants.models import ApiToken, Membership, User, Workspace
 from tenants.selectors import membership_list_for_user
@@ -94,10 +95,9 @@ def resolve_access(request: Request) -> Access:
     header = request.headers.get(WORKSPACE_HEADER)
     workspace: Workspace | None
     if header is not None:  # present but empty is as wrong as any other non-integer
-        try:
-            workspace_id = int(header)
-        except ValueError:
-            raise BadRequest(f"{WORKSPACE_HEADER} must be an integer workspace id.") from None
+        workspace_id = parse_integer(header)
+        if workspace_id is None:
+            raise BadRequest(f"{WORKSPACE_HEADER} must be an integer workspace id.")
         workspace = next((m.workspace for m in memberships if m.workspace_id == workspace_id), None)
         if workspace is None:
             workspace = Workspace.objects.filter(pk=workspace_id).first()

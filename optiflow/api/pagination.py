@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from optiflow.api.exceptions import BadRequest
+from optiflow.api.query import parse_integer
 
 DEFAULT_PER_PAGE = 15
 MAX_PER_PAGE = 100
@@ -21,11 +22,8 @@ def positive_int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
+    value = parse_integer(raw)
+    if value is None or value < 1:
         raise BadRequest(f"The {name} parameter must be an integer of at least 1.")
     return value
 

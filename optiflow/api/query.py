@@ -31,6 +31,13 @@ from optiflow.api.exceptions import BadRequest
 FILTER_PARAM = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_.]+)\]$")
 TRUE_VALUES, FALSE_VALUES = {"true", "1"}, {"false", "0"}
 INTEGER = r"^\d+$"
+ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_integer(text: str) -> int | None:
+    """A non-negative integer parameter or header, as OpenAPI's ``integer`` means it: ASCII
+    digits only. ``int()`` alone would also take ``"+7"``, ``" 7"`` and ``"7_1"``."""
+    return int(text) if ASCII_DIGITS.fullmatch(text) else None
 
 
 # --- filter types ---------------------------------------------------------------------------

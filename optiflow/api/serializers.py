@@ -137,6 +137,10 @@ def json_type_errors(field: serializers.Field, value: Any) -> Any:
     expected = _expected_json_type(field)
     if expected is not None and not expected[1](value):
         return [f"Must be {expected[0]}."]
+    max_length = getattr(field, "max_length", None)
+    if isinstance(value, str) and max_length is not None and len(value) > max_length:
+        # As sent, as the schema's maxLength counts: DRF would measure after trimming spaces.
+        return [f"Ensure this field has no more than {max_length} characters."]
     if isinstance(field, serializers.ListSerializer):
         items = [json_type_errors(field.child, item) for item in value]
         return [error or {} for error in items] if any(items) else None
@@ -154,8 +158,15 @@ def json_type_errors(field: serializers.Field, value: Any) -> Any:
     return None
 
 
-def validate_json_types(serializer: serializers.BaseSerializer) -> None:
-    """Raise ``ValidationError`` when the request body's JSON types differ from the schema's."""
-    errors = json_type_errors(serializer, serializer.initial_data)
-    if errors:
-        raise serializers.ValidationError(errors)
+def validated_data(serializer: serializers.BaseSerializer) -> Any:
+    """``serializer.is_valid(raise_exception=True)``, also refusing values whose JSON type
+    differs from the schema's. Both kinds of error come in one ``422``: a type error replaces
+    DRF's error for that field (DRF judged a coerced value), the other fields keep theirs."""
+    type_errors = json_type_errors(serializer, serializer.initial_data)
+    if not type_errors:
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+    if isinstance(type_errors, dict):  # the body is an object: its other fields count too
+        serializer.is_valid()
+        type_errors = {**serializer.errors, **type_errors}
+    raise serializers.ValidationError(type_errors)

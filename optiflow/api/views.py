@@ -24,7 +24,7 @@ from rest_framework.viewsets import GenericViewSet
 from optiflow.api.access import resolve_access
 from optiflow.api.exceptions import BadRequest
 from optiflow.api.query import apply_filters, apply_includes, parse_includes, parse_sort
-from optiflow.api.serializers import validate_json_types
+from optiflow.api.serializers import validated_data
 from optiflow.api.throttling import rate_limit_headers
 
 DETAIL_ACTIONS = frozenset({"retrieve", "create", "update", "partial_update"})
@@ -160,9 +160,7 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         serializer = self.get_input_serializer_class()(
             data=self.request.data, context=self.get_serializer_context(), **kwargs
         )
-        validate_json_types(serializer)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return validated_data(serializer)
 
     def respond(self, instance: Model, status_code: int = status.HTTP_200_OK) -> Response:
         """Re-read the written record through the view's queryset (scoping and includes

@@ -23,6 +23,11 @@ from tests.factories import errors
         ({"name": "VAT", "rate": "1e1"}, "rate", 'Must be a decimal string such as "12.50".'),
         ({"name": "VAT", "rate": " 18"}, "rate", 'Must be a decimal string such as "12.50".'),
         ({"name": "VAT", "rate": "18", "is_active": 1}, "is_active", "Must be a boolean."),
+        (  # measured as sent, like the schema's maxLength, not after trimming
+            {"name": " " + "x" * 100, "rate": "18"},
+            "name",
+            "Ensure this field has no more than 100 characters.",
+        ),
     ],
 )
 def test_a_value_of_the_wrong_json_type_is_422(api, body, field, message):
@@ -46,6 +51,13 @@ def test_nested_values_report_under_their_dotted_path(api, owner, main):
         "payment.amount": ['Must be a decimal string such as "12.50".'],
     }
     assert not Invoice.objects.exists()
+
+
+def test_type_errors_come_with_the_other_fields_errors(api):
+    assert errors(api.post("/taxes", {"name": "", "rate": 18})) == {
+        "name": ["This field may not be blank."],
+        "rate": ['Must be a decimal string such as "12.50".'],
+    }
 
 
 def test_null_and_documented_types_pass_through_to_field_validation(api):

@@ -49,7 +49,15 @@ def test_page_past_the_end_is_empty_with_correct_meta(api, users):
 
 @pytest.mark.parametrize(
     "params",
-    [{"page": "0"}, {"page": "x"}, {"page": ""}, {"per_page": "-5"}, {"per_page": "1.5"}],
+    [
+        {"page": "0"},
+        {"page": "x"},
+        {"page": ""},
+        {"page": "1_0"},
+        {"per_page": "-5"},
+        {"per_page": "1.5"},
+        {"per_page": "+5"},
+    ],
 )
 def test_bad_paging_is_400(api, params):
     response = api.get("/users", params)

@@ -68,7 +68,7 @@ class TestWorkspaceHeader:
         assert response.status_code == 404
         assert response.json() == {"message": "Workspace not found."}
 
-    @pytest.mark.parametrize("value", ["main", "", "1.0"])
+    @pytest.mark.parametrize("value", ["main", "", "1.0", "+1", "1_0"])
     def test_non_integer_workspace_is_400(self, member_api, value):
         response = member_api().get("/me", headers={"X-Workspace-ID": value})
         assert response.status_code == 400
