@@ -126,8 +126,9 @@ def _expected_json_type(field: serializers.Field) -> tuple[str, Callable[[Any], 
 
 
 def json_type_errors(field: serializers.Field, value: Any) -> Any:
-    """Errors for JSON values whose type differs from the one the schema documents, in DRF's
-    nested error shape; ``None`` when every value has its documented type.
+    """Errors for JSON values whose type differs from the one the schema documents (or, for
+    a string, whose length as sent exceeds its ``maxLength``), in DRF's nested error shape;
+    ``None`` when every value is as documented.
 
     DRF coerces liberally (``0`` → ``"0"`` for a string, ``"12"`` → ``12`` for an id, ``1`` →
     ``true``); clients generated from the schema never send those, so the API answers them
