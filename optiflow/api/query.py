@@ -30,14 +30,14 @@ from optiflow.api.exceptions import BadRequest
 
 FILTER_PARAM = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_.]+)\]$")
 TRUE_VALUES, FALSE_VALUES = {"true", "1"}, {"false", "0"}
-INTEGER = r"^\d+$"
-ASCII_DIGITS = re.compile(r"[0-9]+")
+#: Ids and other integers in query strings and headers: ASCII digits, as OpenAPI means them.
+DIGITS = "[0-9]+"
 
 
 def parse_integer(text: str) -> int | None:
     """A non-negative integer parameter or header, as OpenAPI's ``integer`` means it: ASCII
     digits only. ``int()`` alone would also take ``"+7"``, ``" 7"`` and ``"7_1"``."""
-    return int(text) if ASCII_DIGITS.fullmatch(text) else None
+    return int(text) if re.fullmatch(DIGITS, text) else None
 
 
 # --- filter types ---------------------------------------------------------------------------
@@ -65,7 +65,8 @@ class AnyOfFilter(django_filters.Filter):
         if choices is not None:
             item = forms.ChoiceField(choices=[(c, c) for c in choices])
         elif integer:
-            item = forms.RegexField(INTEGER, error_messages={"invalid": "Enter a whole number."})
+            whole_number = {"invalid": "Enter a whole number."}
+            item = forms.RegexField(f"^{DIGITS}$", error_messages=whole_number)
         else:
             item = forms.CharField()
         kwargs["item_field"] = item
@@ -199,7 +200,7 @@ def filter_pattern(flt: django_filters.Filter) -> str | None:
                 "(?:" + "|".join(re.escape(str(c)) for c, _ in item.choices) + ")"
             )
         if isinstance(item, forms.RegexField):
-            return any_of_pattern(r"\d+")
+            return any_of_pattern(DIGITS)
     return None
 
 
