@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 FUZZ_EXAMPLES ?= 300
+# Benchmark modules run by `make bench` (bench/<name>.py); `make bench BENCHES=api` runs one.
+BENCHES ?= api
 
 # A per-checkout secret key, generated once, unless the environment provides one.
 DJANGO_SECRET_KEY ?= $(shell cat .local/secret_key 2>/dev/null || (mkdir -p .local && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" | tee .local/secret_key))
@@ -42,7 +44,7 @@ lint: install
 	$(BIN)/ruff format .
 
 bench: install
-	$(BIN)/python bench/run.py
+	for name in $(BENCHES); do $(BIN)/python -m bench.$$name || exit 1; done
 
 # The long schemathesis run (make test runs a bounded one): more examples per operation, a
 # fresh random seed each time, and the report printed (tests/fuzz/test_schemathesis.py).

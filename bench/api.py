@@ -8,7 +8,7 @@ the price of a transaction that numbers the document, locks stock levels and wri
 Timings are in-process (``django.test.Client`` through the whole middleware stack, no network or
 WSGI server), so they compare runs and commits on one machine, not machines.
 
-Run it with ``make bench`` (or ``.venv/bin/python bench/run.py [--requests N]``). It uses the
+Run it with ``make bench`` (or ``.venv/bin/python -m bench.api [--requests N]``). It uses the
 database the settings give (``DATABASE_URL``, else the embedded PostgreSQL) and migrates it
 first (as ``make run`` does). The first run provisions the ``bench`` tenant and seeds it through
 the real services (well under a minute); later runs reuse that data. Each run leaves its voided
@@ -19,26 +19,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
-import os
 import random
 import statistics
-import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import django
+from bench.common import log, percentile, setup_django
 
-# WhiteNoise warns about the collected static folder, which only `make run` creates.
-warnings.filterwarnings("ignore", "No directory at", UserWarning)
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "optiflow.settings")
-django.setup()
+setup_django()
 
 # The project's modules can only be imported once Django is set up.
 # ruff: noqa: E402
@@ -81,10 +72,6 @@ READS = [
     "/payments?per_page=100&include=invoice,contact",
     "/quotations?per_page=100",
 ]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --- tenant and data ------------------------------------------------------------------------
@@ -324,12 +311,6 @@ def bench_invoice_write(client: Client, body: dict[str, Any], runs: int) -> list
         invoice_id = response.json()["data"]["id"]
         timed(void_sample, 204, client.delete, f"{API}/invoices/{invoice_id}")
     return [create, void]
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
 def table(timings: Sequence[Timing]) -> str:
