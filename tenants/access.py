@@ -53,6 +53,21 @@ def token_grants(abilities: Iterable[str]) -> frozenset[str]:
     return ALL_PERMISSIONS if ALL_ABILITIES in abilities else frozenset(abilities) & ALL_PERMISSIONS
 
 
+def token_may_grant(token_abilities: Iterable[str], requested: Iterable[str]) -> bool:
+    """A token never mints more power than it has (SPEC §3): the new token's abilities must be
+    within the calling token's, and ``["*"]`` (which also covers permissions added later) only
+    comes from a ``["*"]`` token."""
+    requested = set(requested)
+    if ALL_ABILITIES in requested:
+        return ALL_ABILITIES in set(token_abilities)
+    return requested <= token_grants(token_abilities)
+
+
+def token_may_revoke(token_id: int, token_abilities: Iterable[str], target_id: int) -> bool:
+    """A token may revoke itself; only a ``["*"]`` token may revoke its user's other tokens."""
+    return target_id == token_id or ALL_ABILITIES in set(token_abilities)
+
+
 def effective_permissions(
     *,
     is_tenant_admin: bool,

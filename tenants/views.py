@@ -24,6 +24,7 @@ from optiflow.api.views import (
     UpdateMixin,
 )
 from tenants import selectors, services
+from tenants.access import ALL_ABILITIES, token_may_grant, token_may_revoke
 from tenants.models import ApiToken, Membership, User, Workspace
 from tenants.serializers import (
     LoginSerializer,
@@ -92,7 +93,12 @@ class MeView(ApiView):
 
 
 class TokenViewSet(ListMixin, CreateMixin, DestroyMixin, ApiViewSet):
-    """The caller's own API tokens; secrets are never listed."""
+    """The caller's own API tokens; secrets are never listed.
+
+    A token never creates more power than it has: a new token's `abilities` (default `["*"]`)
+    must be within the calling token's, and `["*"]` only comes from a `["*"]` token (`403`
+    otherwise). A token may revoke itself; only a `["*"]` token may revoke the user's other
+    tokens."""
 
     serializer_class = TokenSerializer
     input_serializers = {"create": TokenCreateSerializer}
@@ -108,10 +114,16 @@ class TokenViewSet(ListMixin, CreateMixin, DestroyMixin, ApiViewSet):
 
     @extend_schema(responses={201: NewTokenSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
-        token, plaintext = services.token_create(user=request.user, **self.validated_input())
+        data = self.validated_input()
+        if not token_may_grant(request.auth.abilities, data.get("abilities", [ALL_ABILITIES])):
+            raise exceptions.PermissionDenied()
+        token, plaintext = services.token_create(user=request.user, **data)
         return new_token_response(token, plaintext)
 
     def perform_destroy(self, instance: ApiToken) -> None:
+        caller = self.request.auth
+        if not token_may_revoke(caller.pk, caller.abilities, instance.pk):
+            raise exceptions.PermissionDenied()
         services.token_revoke(token=instance)
 
 

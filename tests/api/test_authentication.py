@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from tenants.models import ApiToken
 from tests.conftest import OWNER_PASSWORD
+from tests.factories import FORBIDDEN
 
 UNAUTHENTICATED = {"message": "Unauthenticated."}
 
@@ -122,3 +123,40 @@ def test_tokens_list_is_paginated_and_only_the_callers(api, member_api):
     body = api.get("/tokens").json()
     assert body["meta"]["total"] == 1
     assert {"data", "meta", "links"} == set(body)
+
+
+def test_narrow_token_cannot_mint_a_broader_token(api):
+    narrow = api.as_token(api.post("/tokens", {"name": "n", "abilities": ["contacts:view"]})
+                          .json()["data"]["token"])  # fmt: skip
+    assert narrow.post("/contacts", {"name": "X", "contact_type": "customer"}).status_code == 403
+    for abilities in (["*"], ["contacts:create"], ["contacts:view", "contacts:create"]):
+        response = narrow.post("/tokens", {"name": "wider", "abilities": abilities})
+        assert response.status_code == 403, abilities
+        assert response.json() == FORBIDDEN
+    # The default is ["*"]: a narrow token must name what it passes on.
+    assert narrow.post("/tokens", {"name": "default"}).status_code == 403
+    assert ApiToken.objects.filter(name__in=["wider", "default"]).count() == 0
+    same = narrow.post("/tokens", {"name": "same", "abilities": ["contacts:view"]})
+    assert same.status_code == 201 and same.json()["data"]["abilities"] == ["contacts:view"]
+
+
+def test_narrow_token_revokes_only_itself(api, tenant):
+    owner_token_id = int(tenant.token.split("|")[0])
+    created = api.post("/tokens", {"name": "n", "abilities": ["contacts:view"]}).json()["data"]
+    narrow = api.as_token(created["token"])
+    response = narrow.delete(f"/tokens/{owner_token_id}")
+    assert response.status_code == 403 and response.json() == FORBIDDEN
+    assert ApiToken.objects.get(pk=owner_token_id).revoked_at is None
+    assert narrow.delete(f"/tokens/{created['id']}").status_code == 204
+    assert ApiToken.objects.get(pk=created["id"]).revoked_at is not None
+
+
+def test_full_token_mints_any_token_and_revokes_the_users_others(api):
+    created = api.post("/tokens", {"name": "all"}).json()["data"]
+    assert created["abilities"] == ["*"]
+    full = api.as_token(created["token"])
+    minted = full.post("/tokens", {"name": "narrow", "abilities": ["invoices:view"]})
+    assert minted.status_code == 201
+    assert full.post("/tokens", {"name": "all again", "abilities": ["*"]}).status_code == 201
+    assert full.delete(f"/tokens/{minted.json()['data']['id']}").status_code == 204
+    assert ApiToken.objects.get(pk=minted.json()["data"]["id"]).revoked_at is not None
