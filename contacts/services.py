@@ -47,10 +47,15 @@ def contact_update(*, contact: Contact, data: Mapping[str, Any]) -> Contact:
     return contact
 
 
-@transaction.atomic
-def contact_delete(*, contact: Contact) -> None:
+def contact_delete_check(*, contact: Contact) -> None:
+    """Raises the refusal ``contact_delete`` would (for a confirmation page)."""
     for guard in CONTACT_DELETE_GUARDS:
         reason = guard(contact)
         if reason:
             raise ContactInUse(reason)
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    contact_delete_check(contact=contact)
     contact.delete()

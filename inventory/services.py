@@ -91,14 +91,19 @@ def tax_update(*, tax: Tax, data: Mapping[str, Any]) -> Tax:
     return _tax_save(tax, sent=data)
 
 
-@transaction.atomic
-def tax_delete(*, tax: Tax) -> None:
+def tax_delete_check(*, tax: Tax) -> None:
+    """Raises the refusal ``tax_delete`` would (for a confirmation page)."""
     if tax.products.exists():
         raise RecordInUse("The tax is the default tax of a product; deactivate it instead.")
     for guard in TAX_DELETE_GUARDS:
         reason = guard(tax)
         if reason:
             raise RecordInUse(reason)
+
+
+@transaction.atomic
+def tax_delete(*, tax: Tax) -> None:
+    tax_delete_check(tax=tax)
     tax.delete()
 
 
@@ -127,12 +132,17 @@ def category_update(*, category: Category, data: Mapping[str, Any]) -> Category:
     return category
 
 
-@transaction.atomic
-def category_delete(*, category: Category) -> None:
+def category_delete_check(*, category: Category) -> None:
+    """Raises the refusal ``category_delete`` would (for a confirmation page)."""
     if category.products.exists():
         raise RecordInUse("Products belong to this category; move them first.")
     if category.children.exists():
         raise RecordInUse("The category has subcategories; move or delete them first.")
+
+
+@transaction.atomic
+def category_delete(*, category: Category) -> None:
+    category_delete_check(category=category)
     category.delete()
 
 
@@ -209,11 +219,8 @@ def product_set_active(*, product: Product, is_active: bool) -> Product:
     return product
 
 
-@transaction.atomic
-def product_delete(*, product: Product) -> None:
-    """Refused once the product is on a document line or has movements other than its
-    initial stock; a product created by mistake goes with its levels and initial movements,
-    the one case in which ledger rows disappear."""
+def product_delete_check(*, product: Product) -> None:
+    """Raises the refusal ``product_delete`` would (for a confirmation page)."""
     for guard in PRODUCT_DELETE_GUARDS:
         reason = guard(product)
         if reason:
@@ -221,7 +228,15 @@ def product_delete(*, product: Product) -> None:
     movements = StockMovement.objects.filter(product=product)
     if movements.exclude(type=StockMovement.Type.INITIAL_STOCK).exists():
         raise RecordInUse("The product has stock movements; deactivate it instead.")
-    movements.delete()
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> None:
+    """Refused once the product is on a document line or has movements other than its
+    initial stock; a product created by mistake goes with its levels and initial movements,
+    the one case in which ledger rows disappear."""
+    product_delete_check(product=product)
+    StockMovement.objects.filter(product=product).delete()
     product.stock_levels.all().delete()
     product.delete()
 

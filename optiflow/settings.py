@@ -51,11 +51,16 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 OPTIFLOW_BASE_DOMAIN = os.environ.get("OPTIFLOW_BASE_DOMAIN", "localhost").lower()
+# Further names of the bare host (besides the base domain and localhost): no tenant may have them.
+OPTIFLOW_RESERVED_HOSTS = [host.lower() for host in env_list("OPTIFLOW_RESERVED_HOSTS")]
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", f"127.0.0.1,localhost,.{OPTIFLOW_BASE_DOMAIN}")
 
 SHARED_APPS = [
     "django_tenants",  # first: its `migrate` command replaces Django's
     "tenants",
+    # The admin theme; before django.contrib.admin, whose templates it overrides.
+    "unfold",
+    "unfold.contrib.filters",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

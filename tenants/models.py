@@ -38,10 +38,10 @@ class Tenant(TenantMixin):
     currency = models.CharField(max_length=3, default="USD")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # Schemas are created explicitly by `tenants.services.tenant_provision`, never as a side
-    # effect of saving a row.
+    # Schemas are created by `tenants.services.tenant_provision` and dropped by
+    # `tenant_delete`, never as a side effect of saving or deleting a row.
     auto_create_schema = False
-    auto_drop_schema = True
+    auto_drop_schema = False
 
     class Meta:
         ordering = ["slug"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from django.utils.text import slugify
 from django_tenants.utils import schema_context
 
 from optiflow.errors import NON_FIELD, DomainError
-from tenants.access import ALL_ABILITIES, ALL_PERMISSIONS, ROLE_OWNER
+from tenants.access import ALL_ABILITIES, ALL_PERMISSIONS, PERMISSIONS, ROLE_OWNER
 from tenants.models import ApiToken, Domain, Membership, Tenant, User, Workspace
 
 #: Called inside the new schema after the owner, workspace and token exist, e.g. to create the
@@ -31,6 +33,10 @@ class TenantExists(DomainError):
 
 class WorkspaceNotEmpty(DomainError):
     pass
+
+
+class DomainRefused(DomainError):
+    """A host name a tenant cannot have: malformed, taken, or one of the bare host's."""
 
 
 @dataclass(frozen=True)
@@ -165,14 +171,19 @@ def workspace_update(*, workspace: Workspace, data: dict) -> Workspace:
 WORKSPACE_DELETE_GUARDS: list[Callable[[Workspace], str | None]] = []
 
 
-@transaction.atomic
-def workspace_delete(*, workspace: Workspace, actor: User) -> None:
-    if workspace.owner_id != actor.pk:
-        raise PermissionDenied("Only the owner can delete a workspace.")
+def workspace_delete_check(*, workspace: Workspace) -> None:
+    """Raises the refusal ``workspace_delete`` would: documents or stock keep a workspace."""
     for guard in WORKSPACE_DELETE_GUARDS:
         reason = guard(workspace)
         if reason:
             raise WorkspaceNotEmpty(reason)
+
+
+@transaction.atomic
+def workspace_delete(*, workspace: Workspace, actor: User) -> None:
+    if workspace.owner_id != actor.pk:
+        raise PermissionDenied("Only the owner can delete a workspace.")
+    workspace_delete_check(workspace=workspace)
     User.objects.filter(current_workspace=workspace).update(current_workspace=None)
     workspace.delete()
 
@@ -183,6 +194,15 @@ def workspace_switch(*, user: User, workspace: Workspace) -> User:
     return user
 
 
+def membership_permissions(permissions: Iterable[str]) -> list[str]:
+    """The permissions a membership stores: known ones only (SPEC §4), sorted, once each."""
+    permissions = set(permissions)
+    unknown = sorted(permissions - ALL_PERMISSIONS)
+    if unknown:
+        raise DomainError(f"Unknown permissions: {', '.join(unknown)}.", field="permissions")
+    return [permission for permission in PERMISSIONS if permission in permissions]
+
+
 def membership_add(
     *, workspace: Workspace, user: User, role: str, permissions: list[str] | None = None
 ) -> Membership:
@@ -191,30 +211,145 @@ def membership_add(
     if role == ROLE_OWNER:
         raise DomainError("A workspace has one owner, set at creation.", field="role")
     return Membership.objects.create(
-        workspace=workspace, user=user, role=role, permissions=sorted(set(permissions or []))
-    )
+        workspace=workspace, user=user, role=role,
+        permissions=membership_permissions(permissions or []),
+    )  # fmt: skip
 
 
 def membership_update(*, membership: Membership, data: dict) -> Membership:
+    """Role and permissions; the owner stays the owner (SPEC §4)."""
     if membership.role == ROLE_OWNER and data.get("role", ROLE_OWNER) != ROLE_OWNER:
         raise DomainError("The owner's role cannot change.", field="role")
     if data.get("role") == ROLE_OWNER and membership.role != ROLE_OWNER:
         raise DomainError("A workspace has one owner, set at creation.", field="role")
     if "permissions" in data:
-        data["permissions"] = sorted(set(data["permissions"]))
+        data["permissions"] = membership_permissions(data["permissions"])
     for field, value in data.items():
         setattr(membership, field, value)
     membership.save()
     return membership
 
 
-def membership_remove(*, membership: Membership) -> None:
+def membership_remove_check(*, membership: Membership) -> None:
+    """Raises the refusal ``membership_remove`` would: a workspace keeps its owner."""
     if membership.role == ROLE_OWNER or membership.workspace.owner_id == membership.user_id:
         raise DomainError("The owner cannot be removed from the workspace.", field=NON_FIELD)
+
+
+def membership_remove(*, membership: Membership) -> None:
+    membership_remove_check(membership=membership)
     User.objects.filter(pk=membership.user_id, current_workspace_id=membership.workspace_id).update(
         current_workspace=None
     )
     membership.delete()
+
+
+# --- tenants and their domains (public schema) ----------------------------------------------
+
+#: One DNS label; a host name is one or more of them, joined by dots.
+HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+
+def bare_host_names() -> frozenset[str]:
+    """Names that reach the bare host (health, platform admin, docs): a Domain row with one
+    of them would hand the platform's own address to a tenant."""
+    return frozenset(
+        {settings.OPTIFLOW_BASE_DOMAIN, "localhost", *settings.OPTIFLOW_RESERVED_HOSTS}
+    )
+
+
+def domain_check(*, host: str, slug: str) -> str:
+    """The host name (lower case, no trailing dot) that tenant ``slug`` may add, or the
+    refusal: malformed, an IP address or a bare-host name, another name under the base
+    domain than the tenant's own ``{slug}.{base}`` (those belong to other slugs), or taken."""
+    host = host.strip().lower().rstrip(".")
+    base = settings.OPTIFLOW_BASE_DOMAIN
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise DomainRefused(
+            "An IP address reaches the platform itself; a tenant needs a host name.",
+            field="domain",
+        )
+    if len(host) > 253 or not HOST_NAME.match(host):
+        raise DomainRefused(
+            "Enter a host name such as shop.example.com (no scheme, port or path).",
+            field="domain",
+        )
+    if host in bare_host_names():
+        raise DomainRefused(
+            f"{host} is the platform's own address and cannot belong to a tenant.",
+            field="domain",
+        )
+    own = f"{slug}.{base}"
+    if host.endswith("." + base) and host != own:
+        raise DomainRefused(
+            f"{host} is under {base}, whose names are the tenants' slugs: this tenant's is {own}.",
+            field="domain",
+        )
+    if Domain.objects.filter(domain=host).exists():
+        raise DomainRefused(f"{host} is already in use.", field="domain")
+    return host
+
+
+@transaction.atomic
+def domain_add(*, tenant: Tenant, domain: str, is_primary: bool = False) -> Domain:
+    """A tenant's first domain is its primary one; a new primary replaces the previous."""
+    host = domain_check(host=domain, slug=tenant.slug)
+    others = Domain.objects.filter(tenant=tenant)
+    if is_primary:
+        others.update(is_primary=False)
+    else:
+        is_primary = not others.exists()
+    return Domain.objects.create(tenant=tenant, domain=host, is_primary=is_primary)
+
+
+@transaction.atomic
+def domain_update(*, domain: Domain, data: dict) -> Domain:
+    """Only ``is_primary`` changes (a host name is removed and added instead)."""
+    if "is_primary" in data:
+        if not data["is_primary"] and domain.is_primary:
+            raise DomainRefused("Mark another domain as primary instead.", field="is_primary")
+        if data["is_primary"]:
+            Domain.objects.filter(tenant_id=domain.tenant_id).exclude(pk=domain.pk).update(
+                is_primary=False
+            )
+            domain.is_primary = True
+            domain.save(update_fields=["is_primary"])
+    return domain
+
+
+def domain_remove_check(*, domain: Domain) -> None:
+    if domain.is_primary and Domain.objects.filter(tenant_id=domain.tenant_id).count() > 1:
+        raise DomainRefused("Mark another domain as primary before removing this one.")
+
+
+@transaction.atomic
+def domain_remove(*, domain: Domain) -> None:
+    """The tenant stays reachable at ``/t/{slug}/`` whatever domains it has."""
+    domain_remove_check(domain=domain)
+    domain.delete()
+
+
+def tenant_update(*, tenant: Tenant, data: dict) -> Tenant:
+    """Name and default currency (documents keep the currency they were issued in)."""
+    if "currency" in data:
+        data["currency"] = data["currency"].strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", data["currency"]):
+            raise DomainError("The currency is a three-letter ISO 4217 code.", field="currency")
+    for field, value in data.items():
+        setattr(tenant, field, value)
+    tenant.save()
+    return tenant
+
+
+@transaction.atomic
+def tenant_delete(*, tenant: Tenant) -> None:
+    """Drop the tenant's schema, and with it all its data (users, documents, stock), then
+    its row and domains. Irreversible: the platform admin asks for the slug typed out."""
+    tenant.delete(force_drop=True)
 
 
 # --- provisioning ---------------------------------------------------------------------------
@@ -239,10 +374,14 @@ def tenant_provision(
     """
     if Tenant.objects.filter(slug=slug).exists():
         raise TenantExists(f"A tenant with the slug '{slug}' already exists.", field="slug")
-    hosts = list(domains or [f"{slug}.{settings.OPTIFLOW_BASE_DOMAIN}"])
-    taken = Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True)
-    if taken:
-        raise DomainError(f"Domain already in use: {', '.join(taken)}.", field="domains")
+    hosts = []
+    for host in domains or [f"{slug}.{settings.OPTIFLOW_BASE_DOMAIN}"]:
+        try:
+            host = domain_check(host=host, slug=slug)
+        except DomainRefused as error:
+            raise DomainRefused(error.message, field="domains") from None
+        if host not in hosts:
+            hosts.append(host)
     tenant = Tenant(
         slug=slug, name=name, currency=currency.upper(), schema_name=Tenant.schema_name_for(slug)
     )
@@ -251,7 +390,7 @@ def tenant_provision(
     try:
         tenant.create_schema(check_if_exists=True, verbosity=verbosity)
         for index, host in enumerate(hosts):
-            Domain.objects.create(domain=host.lower(), tenant=tenant, is_primary=index == 0)
+            Domain.objects.create(domain=host, tenant=tenant, is_primary=index == 0)
         with schema_context(tenant.schema_name), transaction.atomic():
             owner = User.objects.create_user(
                 owner_email,
