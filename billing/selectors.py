@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from billing.models import DocumentSeries, Invoice, Payment, Quotation
@@ -50,3 +52,53 @@ def contact_balances_annotate(
     return contacts.annotate(
         total_invoiced=total("total_amount"), total_paid=total("amount_paid")
     ).annotate(balance_due=F("total_invoiced") - F("total_paid"))
+
+
+@dataclass(frozen=True)
+class SalesFigures:
+    """Issued, non-cancelled invoices in one currency (documents keep their own)."""
+
+    currency: str
+    today: Decimal
+    month: Decimal
+    due: Decimal
+    overdue: Decimal
+    overdue_count: int
+
+
+def overdue(today: dt.date) -> Q:
+    """``Invoice.is_overdue`` as a condition: issued, due before today, still owing."""
+    return Q(status__in=Invoice.BILLED_STATUSES, due_date__lt=today, amount_due__gt=0)
+
+
+def sales_summary(*, today: dt.date, workspace_ids: list[int] | None = None) -> list[SalesFigures]:
+    """Sales (totals issued) today and this calendar month, and what is due and overdue,
+    per currency: one query whatever the number of invoices."""
+    month = today.replace(day=1)
+    next_month = (month + dt.timedelta(days=32)).replace(day=1)
+    zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
+    invoices = Invoice.objects.filter(status__in=Invoice.BILLED_STATUSES)
+    if workspace_ids is not None:
+        invoices = invoices.filter(workspace_id__in=workspace_ids)
+    rows = (
+        invoices.order_by("currency")
+        .values("currency")
+        .annotate(
+            today=Coalesce(Sum("total_amount", filter=Q(issue_date=today)), zero),
+            month=Coalesce(
+                Sum("total_amount", filter=Q(issue_date__gte=month, issue_date__lt=next_month)),
+                zero,
+            ),
+            due=Coalesce(Sum("amount_due"), zero),
+            overdue=Coalesce(Sum("amount_due", filter=overdue(today)), zero),
+            overdue_count=Count("id", filter=overdue(today)),
+        )
+    )
+    return [SalesFigures(**row) for row in rows]
+
+
+def overdue_invoice_list(*, today: dt.date) -> QuerySet[Invoice]:
+    """Overdue invoices, the longest overdue first, with their contacts."""
+    return (
+        Invoice.objects.filter(overdue(today)).select_related("contact").order_by("due_date", "id")
+    )

@@ -19,6 +19,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from tenants.services import ProvisionedTenant, tenant_provision
+from tests.admin_session import AdminSession
 from tests.factories import ApiClient, WorkspaceFactory, make_user
 
 OWNER_PASSWORD = "correct-horse-battery-staple"
@@ -102,6 +103,13 @@ def client() -> Client:
 def api(tenant, client) -> ApiClient:
     """The tenant owner (a tenant admin), through the ``/t/{slug}`` prefix."""
     return ApiClient(client, tenant.token, prefix=f"/t/{tenant.tenant.slug}")
+
+
+@pytest.fixture
+def staff(tenant) -> AdminSession:
+    """The tenant owner signed in to the tenant admin (``/t/{slug}/admin``), CSRF enforced."""
+    session = AdminSession(prefix=f"/t/{tenant.tenant.slug}/admin")
+    return session.login(tenant.owner.email, OWNER_PASSWORD)
 
 
 @pytest.fixture

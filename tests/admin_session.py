@@ -1,0 +1,111 @@
+"""A staff member using the admin through its real URLs, as a browser would: signs in on the
+login page, and submits each form with every value the page holds (hidden inputs, inline
+management forms, the CSRF token) plus the changes a person makes. The client enforces CSRF
+checks, so a form posted without the page's token would be refused."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from django.contrib.messages import get_messages
+from django.test import Client
+
+
+class FormReader(HTMLParser):
+    """The values a browser would submit from the page's forms (the last form wins, which
+    on admin pages is the change form after the search and logout forms)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, list[str]] = {}
+        self.select: str | None = None
+        self.textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {key: value or "" for key, value in attrs}
+        name = attr.get("name")
+        if tag == "form":
+            self.values = {}
+        elif tag == "input" and name and "disabled" not in attr:
+            kind = attr.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in attr:
+                    self.values.setdefault(name, []).append(attr.get("value", "on"))
+            elif kind not in ("submit", "button", "file"):
+                self.values.setdefault(name, []).append(attr.get("value", ""))
+        elif tag == "select" and name:
+            self.select = name
+            self.values.setdefault(name, [])
+        elif tag == "option" and self.select and "selected" in attr:
+            self.values[self.select].append(attr.get("value", ""))
+        elif tag == "textarea" and name:
+            self.textarea = name
+            self.values[name] = [""]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self.select = None
+        elif tag == "textarea" and self.textarea:
+            # Browsers drop the newline that follows <textarea>, as Django renders it.
+            value = self.values[self.textarea]
+            value[0] = value[0].removeprefix("\n")
+            self.textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self.textarea:
+            self.values[self.textarea][0] += data
+
+
+def form_values(html: str) -> dict[str, list[str]]:
+    reader = FormReader()
+    reader.feed(html)
+    return reader.values
+
+
+def csrf_token(response) -> str:
+    """The token of the page's forms, as a browser posts it."""
+    return form_values(response.content.decode())["csrfmiddlewaretoken"][0]
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def page_text(response) -> str:
+    """The page's visible text, tags dropped, entities decoded, whitespace collapsed."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+class AdminSession:
+    def __init__(self, prefix: str, host: str | None = None) -> None:
+        self.client = Client(enforce_csrf_checks=True)
+        self.prefix = prefix
+        self.headers = {"Host": host} if host else {}
+
+    def url(self, path: str) -> str:
+        return f"{self.prefix}{path}"
+
+    def get(self, path: str, **params: Any):
+        return self.client.get(self.url(path), params, headers=self.headers)
+
+    def login(self, email: str, password: str) -> AdminSession:
+        response = self.submit("/login/", {"username": email, "password": password})
+        assert response.status_code == 302, page_text(response)
+        return self
+
+    def submit(self, path: str, changes: dict[str, Any] | None = None, *, follow: bool = False):
+        """Open ``path``, change its form (``None`` unticks or empties a field, a list sets
+        every value of a multiple choice) and post it back to the same URL."""
+        page = self.get(path)
+        assert page.status_code == 200, page.status_code
+        values = form_values(page.content.decode())
+        for name, value in (changes or {}).items():
+            if value is None:
+                values.pop(name, None)
+            else:
+                values[name] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        return self.client.post(self.url(path), values, follow=follow, headers=self.headers)
