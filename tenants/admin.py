@@ -278,7 +278,7 @@ class UserAdmin(ServiceAdmin):
         return super().has_change_permission(request, obj)
 
     def service_create(self, request: HttpRequest, data: dict, form) -> User:
-        return services.user_create(password=form.cleaned_data["password"], **data)
+        return services.user_create(**data)  # `password`: the plaintext the form asked for
 
     def service_update(self, request: HttpRequest, obj: User, data: dict, form) -> User:
         if form.cleaned_data.get("new_password"):
@@ -299,9 +299,7 @@ class StaffUserAdmin(UserAdmin):
 
     def service_create(self, request: HttpRequest, data: dict, form) -> User:
         # Staff sign in to the platform admin: `user_create` gives admins that flag.
-        return services.user_create(
-            password=form.cleaned_data["password"], is_tenant_admin=True, **data
-        )
+        return services.user_create(is_tenant_admin=True, **data)
 
 
 public_admin.register(User, StaffUserAdmin)
