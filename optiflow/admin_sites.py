@@ -21,6 +21,7 @@ from optiflow.dashboard import dashboard_panels
 
 class OptiFlowAdminSite(UnfoldAdminSite):
     site_subheader = ""
+    login_template = "admin/optiflow/login.html"
 
     def __init__(self, name: str) -> None:
         super().__init__(name)

@@ -56,11 +56,11 @@ OPTIFLOW_RESERVED_HOSTS = [host.lower() for host in env_list("OPTIFLOW_RESERVED_
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", f"127.0.0.1,localhost,.{OPTIFLOW_BASE_DOMAIN}")
 
 SHARED_APPS = [
-    "django_tenants",  # first: its `migrate` command replaces Django's
-    "tenants",
-    # The admin theme; before django.contrib.admin, whose templates it overrides.
+    # The admin theme: its templates win over django_tenants' and the admin's own.
     "unfold",
     "unfold.contrib.filters",
+    "django_tenants",  # before Django's apps: its `migrate` command replaces Django's
+    "tenants",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

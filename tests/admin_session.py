@@ -95,6 +95,7 @@ class AdminSession:
     def login(self, email: str, password: str) -> AdminSession:
         response = self.submit("/login/", {"username": email, "password": password})
         assert response.status_code == 302, page_text(response)
+        assert response.url == self.url("/"), response.url  # the dashboard
         return self
 
     def submit(self, path: str, changes: dict[str, Any] | None = None, *, follow: bool = False):
