@@ -1,8 +1,9 @@
 """The tenant admin's dashboard: a list of panels that apps contribute.
 
 An app appends a function ``(request) -> Panel | None`` to ``DASHBOARD_PANELS`` from its
-``AppConfig.ready`` (billing: sales and amounts due; inventory: low stock; a webhooks app:
-its recent delivery failures), so this module imports none of them. A function answers
+``admin`` module, which the admin's autodiscovery imports once (billing: sales and amounts
+due; inventory: low stock; a webhooks app: its recent delivery failures), so this module
+imports none of them. A function answers
 ``None`` to leave its panel out, for staff who may not view its records. Panels hold plain
 figures and rows, rendered by one template (``admin/optiflow/dashboard.html``); the figures
 come from the apps' selectors, each a constant number of queries.

@@ -15,48 +15,64 @@ from django.test import Client
 
 
 class FormReader(HTMLParser):
-    """The values a browser would submit from the page's forms (the last form wins, which
-    on admin pages is the change form after the search and logout forms)."""
+    """The values a browser would submit from the page's last form (on admin pages, the
+    change form after the search and logout forms), with the inputs placed elsewhere that
+    name it in their ``form`` attribute."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.values: dict[str, list[str]] = {}
-        self.select: str | None = None
-        self.textarea: str | None = None
+        self.forms: list[tuple[str, dict[str, list[str]]]] = []
+        self.elsewhere: dict[str, dict[str, list[str]]] = {}
+        self.select: list[str] | None = None
+        self.textarea: list[str] | None = None
+
+    @property
+    def values(self) -> dict[str, list[str]]:
+        if not self.forms:
+            return {}
+        form_id, values = self.forms[-1]
+        return {**values, **self.elsewhere.get(form_id, {})}
+
+    def field(self, attr: dict[str, str], name: str) -> list[str]:
+        if "form" in attr:
+            target = self.elsewhere.setdefault(attr["form"], {})
+        elif self.forms:
+            target = self.forms[-1][1]
+        else:
+            target = {}
+        return target.setdefault(name, [])
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attr = {key: value or "" for key, value in attrs}
         name = attr.get("name")
         if tag == "form":
-            self.values = {}
+            self.forms.append((attr.get("id", ""), {}))
         elif tag == "input" and name and "disabled" not in attr:
             kind = attr.get("type", "text")
             if kind in ("checkbox", "radio"):
                 if "checked" in attr:
-                    self.values.setdefault(name, []).append(attr.get("value", "on"))
+                    self.field(attr, name).append(attr.get("value", "on"))
             elif kind not in ("submit", "button", "file"):
-                self.values.setdefault(name, []).append(attr.get("value", ""))
+                self.field(attr, name).append(attr.get("value", ""))
         elif tag == "select" and name:
-            self.select = name
-            self.values.setdefault(name, [])
-        elif tag == "option" and self.select and "selected" in attr:
-            self.values[self.select].append(attr.get("value", ""))
+            self.select = self.field(attr, name)
+        elif tag == "option" and self.select is not None and "selected" in attr:
+            self.select.append(attr.get("value", ""))
         elif tag == "textarea" and name:
-            self.textarea = name
-            self.values[name] = [""]
+            self.textarea = self.field(attr, name)
+            self.textarea.append("")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "select":
             self.select = None
-        elif tag == "textarea" and self.textarea:
+        elif tag == "textarea" and self.textarea is not None:
             # Browsers drop the newline that follows <textarea>, as Django renders it.
-            value = self.values[self.textarea]
-            value[0] = value[0].removeprefix("\n")
+            self.textarea[-1] = self.textarea[-1].removeprefix("\n")
             self.textarea = None
 
     def handle_data(self, data: str) -> None:
-        if self.textarea:
-            self.values[self.textarea][0] += data
+        if self.textarea is not None:
+            self.textarea[-1] += data
 
 
 def form_values(html: str) -> dict[str, list[str]]:

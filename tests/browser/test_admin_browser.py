@@ -1,7 +1,8 @@
 """The tenant admin in a real browser: Debian's Chromium driven by Playwright, against a real
 gunicorn serving the test database (``tests.servers``), as tenant staff use it: sign in, read
-the dashboard, create an API token and see it once, revoke it, and try to stop tracking stock
-of a product that has stock. Screenshots go to a temporary folder whose path is printed.
+the dashboard, create an API token and see it once, revoke it, try to stop tracking stock of
+a product that has stock, and read list pages that fit a 1280 px window. Screenshots go to a
+temporary folder whose path is printed.
 
 Skipped, saying why, where Chromium is missing (``.ci/run`` installs it with apt-get)."""
 
@@ -17,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from inventory.models import Product
+from tests.billing.factories import item, make_invoice
 from tests.conftest import OWNER_PASSWORD
+from tests.contacts.factories import ContactFactory
 from tests.inventory.factories import ProductFactory, give_stock, ledger_mismatches
 from tests.servers import gunicorn
 
@@ -26,6 +29,8 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
+#: List pages that must fit a 1280 px wide window without scrolling sideways.
+LISTS = ["inventory/product", "inventory/stockmovement", "billing/invoice", "tenants/apitoken"]
 TRACK_STOCK_REFUSED = "The product has stock records, so it must keep tracking stock."
 
 pytestmark = pytest.mark.skipif(
@@ -49,7 +54,9 @@ def test_tenant_staff_use_the_admin_in_a_browser(committed_tenant):
     owner, workspace = committed_tenant.owner, committed_tenant.workspace
     name = f"Browser widget {uuid.uuid4().hex[:8]}"
     product = ProductFactory(name=name, sku=name.replace(" ", "-"))
-    give_stock(product, workspace, "47", actor=owner, minimum="50")
+    give_stock(product, workspace, "48", actor=owner, minimum="50")
+    customer = ContactFactory(name="Northwind Traders International Holdings")
+    make_invoice(workspace=workspace, actor=owner, contact=customer, items=[item(product)])
     shots = Path(tempfile.mkdtemp(prefix="optiflow-admin-screenshots-"))
     print(f"\nAdmin screenshots: {shots}")
 
@@ -69,7 +76,7 @@ def test_tenant_staff_use_the_admin_in_a_browser(committed_tenant):
         dashboard = page.locator("#dashboard")
         expect(dashboard).to_contain_text("Sales today")
         expect(dashboard).to_contain_text("Low stock")
-        expect(dashboard).to_contain_text(name)  # 47 on hand, minimum 50
+        expect(dashboard).to_contain_text(name)  # 47 on hand after a sale, minimum 50
         page.screenshot(path=shots / "1-dashboard.png", full_page=True)
 
         page.goto(f"{admin}/tenants/apitoken/add/")
@@ -98,6 +105,13 @@ def test_tenant_staff_use_the_admin_in_a_browser(committed_tenant):
         page.click("button[name=_save]")
         expect(page.get_by_text(TRACK_STOCK_REFUSED)).to_be_visible()
         page.screenshot(path=shots / "4-track-stock-refused.png", full_page=True)
+
+        for number, listing in enumerate(LISTS, start=5):
+            page.goto(f"{admin}/{listing}/")
+            table = page.locator("#result_list")
+            overflow = table.evaluate("t => t.scrollWidth - t.parentElement.clientWidth")
+            page.screenshot(path=shots / f"{number}-{listing.replace('/', '-')}.png")
+            assert overflow <= 0, f"{listing} is {overflow}px wider than the page at 1280 px"
         browser.close()
 
     assert Product.objects.get(pk=product.pk).track_stock
