@@ -119,7 +119,9 @@ class DocumentFilesMixin:
     def pdf(self, request: Request, pk: str) -> Response:
         """The document as a PDF, whatever `Accept` says (the detail URL also answers one to
         `Accept: application/pdf`). Shown inline, named by its number (`INV-0001.pdf`; a draft
-        invoice, not numbered yet: `draft-{id}.pdf`). Errors are JSON, as everywhere."""
+        invoice, not numbered yet: `draft-{id}.pdf`). Errors are JSON, as everywhere. The
+        document is in English; amounts are in its currency, written the English way with the
+        two places the API stores (`€1,234.50`, `CHF 1,234.50`, `¥1,500.00`)."""
         document = self.get_object()
         disposition = content_disposition_header(False, document_filename(document))
         return Response(
