@@ -71,6 +71,7 @@ Document = Invoice | Quotation
 #: The box the logo is fitted into, and the pixels that fill it at print resolution (300 dpi).
 LOGO_BOX = (60 * mm, 18 * mm)
 LOGO_PIXELS = tuple(round(side / 72 * 300) for side in LOGO_BOX)
+PRINTABLE_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "CMYK"}
 #: Widths on the first page: the title block, and the document's facts.
 SIDE = 75 * mm
 FACTS = 52 * mm
@@ -365,11 +366,14 @@ def _tax_label(name: str, rate: Decimal) -> str:
 @functools.lru_cache(maxsize=16)
 def print_logo(content: bytes) -> bytes:
     """The logo at no more pixels than it prints with: a large upload is shrunk once per
-    process instead of being decoded in full and embedded for every PDF."""
+    process instead of being decoded in full and embedded for every PDF. Pixel formats that
+    neither Pillow's resizing nor reportlab take (16-bit PNG) become plain RGB(A)."""
     with PILImage.open(BytesIO(content)) as image:
-        if image.width <= LOGO_PIXELS[0] and image.height <= LOGO_PIXELS[1]:
+        fits = image.width <= LOGO_PIXELS[0] and image.height <= LOGO_PIXELS[1]
+        if fits and image.mode in PRINTABLE_MODES:
             return content
         kind = image.format
+        image = image.convert("RGBA" if kind == "PNG" else "RGB")
         image.thumbnail(LOGO_PIXELS)
         shrunk = BytesIO()
         image.save(shrunk, format=kind, **({"quality": 90} if kind == "JPEG" else {}))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from reportlab.lib.colors import Color
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
@@ -67,10 +68,12 @@ class PageDecor:
         top = PAGE_HEIGHT - MARGIN
         canvas.saveState()
         canvas.setFillColor(INK)
+        half = CONTENT_WIDTH / 2 - 3 * mm
         canvas.setFont(BOLD, 8.5)
-        canvas.drawString(MARGIN, top - 8, self.company)
+        canvas.drawString(MARGIN, top - 8, fit(self.company, BOLD, 8.5, half))
         canvas.setFont(REGULAR, 8.5)
-        canvas.drawRightString(PAGE_WIDTH - MARGIN, top - 8, f"{self.title} (continued)")
+        title = fit(f"{self.title} (continued)", REGULAR, 8.5, half)
+        canvas.drawRightString(PAGE_WIDTH - MARGIN, top - 8, title)
         canvas.setStrokeColor(RULE)
         canvas.setLineWidth(0.5)
         canvas.line(MARGIN, top - 14, PAGE_WIDTH - MARGIN, top - 14)
@@ -94,7 +97,8 @@ class PageDecor:
             self.footer.drawOn(canvas, MARGIN, FOOTER_BASELINE + 4 * mm)
         canvas.setFont(REGULAR, SMALL_SIZE)
         canvas.setFillColor(MUTED)
-        canvas.drawString(MARGIN, FOOTER_BASELINE, f"{self.company} · {self.title}")
+        name = fit(f"{self.company} · {self.title}", REGULAR, SMALL_SIZE, CONTENT_WIDTH - 25 * mm)
+        canvas.drawString(MARGIN, FOOTER_BASELINE, name)
         canvas.restoreState()
 
     def _watermark(self, canvas: Canvas) -> None:
@@ -107,6 +111,16 @@ class PageDecor:
         canvas.setFont(BOLD, 110 if len(self.mark.text) < 6 else 84)
         canvas.drawCentredString(0, -35, self.mark.text)
         canvas.restoreState()
+
+
+def fit(text: str, font: str, size: float, width: float) -> str:
+    """``text`` cut short with an ellipsis where it would run past ``width`` (a name of 200
+    characters in a one-line header)."""
+    if stringWidth(text, font, size) <= width:
+        return text
+    while text and stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def numbered_canvas(draw_number: Callable[[Canvas, int, int], None]) -> type[Canvas]:

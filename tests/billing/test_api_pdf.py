@@ -18,7 +18,10 @@ from pypdf import PdfReader
 
 from billing.services.invoices import invoice_void
 from billing.services.payments import payment_create
+from company.selectors import company_get
+from company.services import company_update
 from tests.billing.factories import item, make_invoice, make_quotation
+from tests.company.images import image_bytes
 from tests.contacts.factories import AddressFactory, ContactFactory
 from tests.factories import FORBIDDEN, errors
 from tests.inventory.factories import ProductFactory, TaxFactory
@@ -118,6 +121,8 @@ def test_the_detail_url_answers_the_same_pdf_to_accept_application_pdf(api, cust
 def test_a_long_invoice_breaks_across_pages_with_the_header_and_numbers_on_each(
     owner, main, customer, service, api
 ):
+    long_name = "Very Long Company Name " * 8  # the one-line running header cuts it short
+    company_update(company=company_get(), data={"legal_name": long_name.strip()})
     invoice = make_invoice(workspace=main, actor=owner, contact=customer, items=[
         item(service, 1, description=f"Line {n:03d}: consulting, week {n}") for n in range(1, 151)
     ])  # fmt: skip
@@ -133,6 +138,7 @@ def test_a_long_invoice_breaks_across_pages_with_the_header_and_numbers_on_each(
         assert everything.count(f"Line {n:03d}: consulting, week {n}") == 1
     assert shows(texts[-1], "Total", invoice.total_amount)
     assert f"Invoice {invoice.document_number} (continued)" in texts[1]
+    assert "Very Long Company Name Very Long Company Name Very…" in texts[1]
 
 
 def test_names_in_accented_latin_greek_and_cyrillic_come_back_intact(api, owner, main, service):
@@ -198,6 +204,27 @@ def test_a_quotation_prints_its_validity_and_total_without_payments(
     assert "QUOTATION" in text and detail["document_number"] in text and "DRAFT" in text
     assert "Valid until 31 Jan 2099" in text
     assert shows(text, "Total", detail["total_amount"]) and "Amount due" not in text
+
+
+LOGOS = {
+    "RGBA PNG": image_bytes("PNG", mode="RGBA"),
+    "palette PNG": image_bytes("PNG", mode="P"),
+    "16-bit PNG, large": image_bytes("PNG", (3000, 1000), mode="I;16"),
+    "CMYK JPEG, large": image_bytes("JPEG", (3000, 1000), mode="CMYK"),
+    "grey JPEG": image_bytes("JPEG", mode="L"),
+}
+
+
+@pytest.mark.parametrize("logo", LOGOS.values(), ids=LOGOS.keys())
+def test_every_logo_the_profile_accepts_prints(api, owner, main, customer, service, logo):
+    company_update(company=company_get(), data={"logo": logo})
+    invoice = make_invoice(workspace=main, actor=owner, contact=customer, items=[item(service)])
+
+    response = api.get(f"/invoices/{invoice.pk}/pdf")
+
+    assert response.status_code == 200
+    [page] = PdfReader(BytesIO(response.content)).pages
+    assert len(page.images) == 1
 
 
 # --- several as a ZIP -----------------------------------------------------------------------

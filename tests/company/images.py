@@ -9,12 +9,15 @@ from io import BytesIO
 from PIL import Image
 
 
-def image_bytes(kind: str = "PNG", size: tuple[int, int] = (120, 40), noise: bool = False) -> bytes:
-    """An image file; ``noise`` fills it with random pixels, which compress to nothing."""
+def image_bytes(
+    kind: str = "PNG", size: tuple[int, int] = (120, 40), noise: bool = False, mode: str = "RGB"
+) -> bytes:
+    """An image file in pixel ``mode``; ``noise`` fills it with random pixels, which compress
+    to nothing."""
     if noise:
         image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
     else:
-        image = Image.new("RGB", size, (15, 118, 110))
+        image = Image.new("RGB", size, (15, 118, 110)).convert(mode)
     buffer = BytesIO()
     image.save(buffer, format=kind)
     return buffer.getvalue()
