@@ -20,8 +20,11 @@ LOGO_HELP = (
 )
 #: What each type's files start with.
 SIGNATURES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
-#: Line breaks in the base64 part are tolerated: some encoders wrap it at 76 characters.
-DATA_URI = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+);base64,(?P<data>[A-Za-z0-9+/=\s]*)")
+#: RFC 2397, base64 only. Parameters (`;name=logo.png`) and line breaks in the data (some
+#: encoders wrap it at 76 characters) are tolerated.
+DATA_URI = re.compile(
+    r"data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[^;,]*)*;base64,(?P<data>[A-Za-z0-9+/=\s]*)"
+)
 
 
 class CompanyAddressSerializer(serializers.Serializer):

@@ -107,16 +107,17 @@ def test_a_png_or_jpeg_logo_is_stored_as_sent_and_null_removes_it(api):
     assert (Company.objects.get().logo, Company.objects.get().logo_type) == (None, "")
 
 
-def test_a_logo_wrapped_in_lines_is_accepted(api):
+def test_a_logo_wrapped_in_lines_or_with_parameters_is_accepted(api):
     content = image_bytes("PNG")
     encoded = data_uri(content).split(",", 1)[1]
     wrapped = "data:image/png;base64," + "\n".join(
         encoded[i : i + 76] for i in range(0, len(encoded), 76)
     )
 
-    response = api.patch("/company", {"logo": wrapped})
+    named = data_uri(content).replace(";base64", ";name=logo.png;base64")
 
-    assert response.json()["data"]["logo"] == data_uri(content)
+    assert api.patch("/company", {"logo": wrapped}).json()["data"]["logo"] == data_uri(content)
+    assert api.patch("/company", {"logo": named}).json()["data"]["logo"] == data_uri(content)
 
 
 BAD_LOGOS = {
