@@ -9,13 +9,13 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 FUZZ_EXAMPLES ?= 300
 # Benchmark modules run by `make bench` (bench/<name>.py); `make bench BENCHES=api` runs one.
-BENCHES ?= api
+BENCHES ?= api pdf
 
 # A per-checkout secret key, generated once, unless the environment provides one.
 DJANGO_SECRET_KEY ?= $(shell cat .local/secret_key 2>/dev/null || (mkdir -p .local && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" | tee .local/secret_key))
 export DJANGO_SECRET_KEY
 
-.PHONY: install run test lint bench fuzz
+.PHONY: install run test lint bench fuzz pdf-preview
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,9 @@ bench: install
 # fresh random seed each time, and the report printed (tests/fuzz/test_schemathesis.py).
 fuzz: install
 	OPTIFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) OPTIFLOW_FUZZ_SEED=random $(BIN)/pytest tests/fuzz -s
+
+# Page 1 of the demo tenant's partly paid invoice as a picture (pypdfium2), to look at what a
+# customer receives: .local/demo-invoice.png (tests/billing/test_pdf_preview.py).
+pdf-preview: install
+	OPTIFLOW_PDF_PREVIEW=$(CURDIR)/.local/demo-invoice.png $(BIN)/pytest -q tests/billing/test_pdf_preview.py
+	@echo "Page 1 of the demo invoice: .local/demo-invoice.png"

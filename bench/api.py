@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bench.common import log, percentile, setup_django
+from bench.common import format_table, log, percentile, setup_django
 
 setup_django()
 
@@ -315,7 +315,7 @@ def bench_invoice_write(client: Client, body: dict[str, Any], runs: int) -> list
 
 def table(timings: Sequence[Timing]) -> str:
     header = ("request", "p50 ms", "p95 ms", "max ms", "bytes", "queries")
-    rows = [header]
+    rows = []
     for t in timings:
         low, high = min(t.queries), max(t.queries)
         rows.append((
@@ -323,16 +323,7 @@ def table(timings: Sequence[Timing]) -> str:
             f"{max(t.millis):.1f}", str(int(statistics.median(t.sizes))),
             str(low) if low == high else f"{low}-{high}",
         ))  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return format_table(header, rows)
 
 
 # --- main -----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -24,6 +25,19 @@ def invoice_list() -> QuerySet[Invoice]:
 def invoice_get(*, pk: int) -> Invoice:
     """One invoice with its lines and their taxes, as single-record responses show it."""
     return Invoice.objects.prefetch_related("items", "items__taxes").get(pk=pk)
+
+
+Printable = TypeVar("Printable", Invoice, Quotation)
+
+
+def documents_printable(documents: QuerySet[Printable]) -> QuerySet[Printable]:
+    """``documents`` with everything their PDF shows (``billing.pdf``): lines and their taxes,
+    the contact and its addresses, and an invoice's payments. A constant number of queries,
+    however many documents and lines."""
+    documents = documents.select_related("contact").prefetch_related(
+        "items__taxes", "contact__addresses"
+    )
+    return documents.prefetch_related("payments") if documents.model is Invoice else documents
 
 
 def quotation_list() -> QuerySet[Quotation]:

@@ -17,7 +17,12 @@ from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quota
 from contacts.models import Contact
 from contacts.serializers import ContactSerializer
 from inventory.serializers import ProductSerializer
-from optiflow.api.serializers import IncludableModelSerializer, IncludableSerializer, MoneyField
+from optiflow.api.serializers import (
+    IncludableModelSerializer,
+    IncludableSerializer,
+    MoneyField,
+    VisibleIdsField,
+)
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
 
 QUANTITY = {"max_digits": 14, "decimal_places": 2}
@@ -339,6 +344,15 @@ class QuotationConvertSerializer(serializers.Serializer):
     issue_date = serializers.DateField(required=False, help_text="Default: today.")
     due_date = serializers.DateField(required=False, allow_null=True)
     document_series_id = series_field(DocumentType.INVOICE)
+
+
+class DocumentIdsSerializer(serializers.Serializer):
+    ids = VisibleIdsField(
+        allow_empty=False, max_length=100,
+        error_messages={"max_length": "At most 100 documents at a time."},
+        help_text="1 to 100 ids of the current workspace's documents, each once; ids it does "
+        "not hold are named in the `422`, as unknown ids are.",
+    )  # fmt: skip
 
 
 # --- payments: input ------------------------------------------------------------------------

@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.cache import patch_vary_headers
+from django.utils.http import content_disposition_header
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,7 +23,9 @@ from billing.filters import (
     QuotationFilterSet,
 )
 from billing.models import DocumentSeries, Invoice, Payment, Quotation
+from billing.pdf import document_filename, document_pdf, documents_zip
 from billing.serializers import (
+    DocumentIdsSerializer,
     DocumentSeriesSerializer,
     DocumentSeriesWriteSerializer,
     InvoiceCreateSerializer,
@@ -44,6 +49,8 @@ from billing.services.quotations import (
     quotation_delete,
     quotation_update,
 )
+from company.selectors import company_get
+from optiflow.api.renderers import FileNegotiation, FileRenderer, PDFRenderer, ZipRenderer
 from optiflow.api.views import (
     ApiViewSet,
     CreateMixin,
@@ -72,6 +79,71 @@ DOCUMENT_INCLUDES = {
     "workspace": ("workspace",),
     "created_by": ("created_by",),
 }
+
+
+class DocumentFilesMixin:
+    """Documents as files (SPEC §8.11): `GET /{id}/pdf`, the detail URL with
+    `Accept: application/pdf`, and `POST /pdf` for a ZIP of several. All go through the
+    viewset's own scoping (`get_object()`, the same queryset) under the permission its
+    `retrieve` needs, so a file reaches exactly the records the JSON detail does."""
+
+    def get_renderers(self) -> list[BaseRenderer]:
+        renderers = super().get_renderers()
+        return [*renderers, PDFRenderer()] if self.action == "retrieve" else renderers
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        # A file shows lines, taxes, contact and payments: load them with the records.
+        renderer = getattr(self.request, "accepted_renderer", None)
+        return (
+            selectors.documents_printable(queryset)
+            if isinstance(renderer, FileRenderer)
+            else queryset
+        )
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        """One document with its lines and their taxes; with `Accept: application/pdf`, the
+        document as a PDF, as `GET /{id}/pdf` answers it (responses vary on `Accept`)."""
+        if isinstance(request.accepted_renderer, PDFRenderer):
+            response = self.pdf(request, *args, **kwargs)
+        else:
+            response = super().retrieve(request, *args, **kwargs)
+        patch_vary_headers(response, ["Accept"])
+        return response
+
+    @extend_schema(request=None)
+    @action(
+        detail=True, methods=["get"], renderer_classes=[PDFRenderer],
+        content_negotiation_class=FileNegotiation,
+    )  # fmt: skip
+    def pdf(self, request: Request, pk: str) -> Response:
+        """The document as a PDF, whatever `Accept` says (the detail URL also answers one to
+        `Accept: application/pdf`). Shown inline, named by its number (`INV-0001.pdf`; a draft
+        invoice, not numbered yet: `draft-{id}.pdf`). Errors are JSON, as everywhere. The
+        document is in English; amounts are in its currency, written the English way with the
+        two places the API stores (`€1,234.50`, `CHF 1,234.50`, `¥1,500.00`)."""
+        document = self.get_object()
+        disposition = content_disposition_header(False, document_filename(document))
+        return Response(
+            document_pdf(document, company=company_get()),
+            headers={"Content-Disposition": disposition},
+        )
+
+    @action(
+        detail=False, methods=["post"], url_path="pdf", renderer_classes=[ZipRenderer],
+        content_negotiation_class=FileNegotiation,
+    )  # fmt: skip
+    def pdf_archive(self, request: Request) -> Response:
+        """A ZIP of the PDFs of up to 100 documents of the current workspace, each named by its
+        number as `GET /{id}/pdf` names it, in the order of `ids`. An id of a document the
+        caller cannot see is reported as unknown (`422` on `ids`, naming it): another
+        workspace's documents are never revealed."""
+        documents = self.validated_input()["ids"]
+        name = f"{self.get_queryset().model._meta.verbose_name_plural}.zip"
+        return Response(
+            documents_zip(documents, company=company_get()),
+            headers={"Content-Disposition": content_disposition_header(True, name)},
+        )
 
 
 class DocumentSeriesViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, ApiViewSet):
@@ -104,7 +176,10 @@ class DocumentSeriesViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, 
         return document_series_update(series=instance, data=data)
 
 
-class InvoiceViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):
+class InvoiceViewSet(
+    DocumentFilesMixin, ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin,
+    ApiViewSet,
+):  # fmt: skip
     """Invoices of the current workspace. Creating one issues it at once (number, `sale` stock
     movements, status `pending_payment`) unless `status` is `"draft"`; a stock shortage on any
     line is a `422` on `items.N.quantity` and nothing is written. Money fields are computed
@@ -127,10 +202,13 @@ class InvoiceViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
         "partial_update": InvoiceUpdateSerializer,
         "issue": InvoiceIssueSerializer,
         "record_payment": PaymentInputSerializer,
+        "pdf_archive": DocumentIdsSerializer,
     }
     required_permissions = {
         "list": "invoices:view",
         "retrieve": "invoices:view",
+        "pdf": "invoices:view",
+        "pdf_archive": "invoices:view",
         "create": "invoices:create",
         "update": "invoices:edit",
         "partial_update": "invoices:edit",
@@ -234,8 +312,9 @@ class PaymentViewSet(ListMixin, RetrieveMixin, CreateMixin, DestroyMixin, ApiVie
 
 
 class QuotationViewSet(
-    ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet
-):
+    DocumentFilesMixin, ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin,
+    ApiViewSet,
+):  # fmt: skip
     """Quotations of the current workspace: numbered at creation (`QT-0001`), no stock effect.
     `PATCH {"status": ...}` moves along draft → sent | approved | rejected | cancelled,
     sent → approved | rejected | cancelled, approved → cancelled (anything else: `422`).
@@ -248,10 +327,13 @@ class QuotationViewSet(
         "update": QuotationUpdateSerializer,
         "partial_update": QuotationUpdateSerializer,
         "convert": QuotationConvertSerializer,
+        "pdf_archive": DocumentIdsSerializer,
     }
     required_permissions = {
         "list": "quotations:view",
         "retrieve": "quotations:view",
+        "pdf": "quotations:view",
+        "pdf_archive": "quotations:view",
         "create": "quotations:create",
         "update": "quotations:edit",
         "partial_update": "quotations:edit",

@@ -1,7 +1,7 @@
 """OpenAPI generation that describes the API as it really answers (SPEC §10).
 
 * 2xx bodies are wrapped in ``{"data": ...}`` (named ``...Envelope`` components); lists use
-  the paginator's ``data/meta/links``.
+  the paginator's ``data/meta/links``; files (PDF, ZIP) are ``format: binary``.
 * Every operation lists the error responses it can produce, in the §5 shapes.
 * List operations list their real ``filter[...]``, ``sort`` and ``include`` parameters, with
   patterns, read from the same viewset attributes the grammar enforces; every authenticated
@@ -37,6 +37,7 @@ from optiflow.api.query import (
     filterset_for,
     names_pattern,
 )
+from optiflow.api.renderers import FileRenderer
 from optiflow.api.serializers import decimal_pattern
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -253,8 +254,11 @@ class AutoSchema(openapi.AutoSchema):
     ):
         response = super()._get_response_for_code(serializer, status_code, media_types, direction)
         paginated = self._is_list_view(serializer) and self._get_paginator() is not None
-        if status_code.startswith("2") and not paginated and "content" in response:
-            for media in response["content"].values():
+        files = {r.media_type for r in self.view.get_renderers() if isinstance(r, FileRenderer)}
+        for media_type, media in response.get("content", {}).items():
+            if media_type in files:
+                media["schema"] = {"type": "string", "format": "binary"}
+            elif status_code.startswith("2") and not paginated:
                 media["schema"] = self.envelope(media["schema"])
         return response
 

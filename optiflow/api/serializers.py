@@ -171,3 +171,34 @@ def validated_data(serializer: serializers.BaseSerializer) -> Any:
         serializer.is_valid()
         type_errors = {**serializer.errors, **type_errors}
     raise serializers.ValidationError(type_errors)
+
+
+class VisibleIdsField(serializers.ListField):
+    """Ids of records the view's own detail endpoint answers (its scoped queryset), resolved
+    in one query into those records, in the order sent. An id the caller cannot reach is
+    reported as not existing, as that endpoint's ``404`` would: nothing tells a record of
+    another workspace from one that never existed."""
+
+    default_error_messages = {
+        "repeated": "An id appears more than once: {ids}.",
+        "does_not_exist": "The selected {records} do not exist: {ids}.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.IntegerField(min_value=1), **kwargs)
+
+    def to_internal_value(self, data: Any) -> list:
+        ids = super().to_internal_value(data)
+        if self.max_length is not None and len(ids) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)  # before querying them all
+        repeated = sorted({pk for pk in ids if ids.count(pk) > 1})
+        if repeated:
+            self.fail("repeated", ids=", ".join(map(str, repeated)))
+        view = self.context["view"]
+        queryset = view.filter_queryset(view.get_queryset())
+        found = queryset.in_bulk(ids)
+        missing = [pk for pk in ids if pk not in found]
+        if missing:
+            records = queryset.model._meta.verbose_name_plural
+            self.fail("does_not_exist", records=records, ids=", ".join(map(str, missing)))
+        return [found[pk] for pk in ids]

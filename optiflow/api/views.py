@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Model, Q, QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, CharField
@@ -70,6 +71,11 @@ class ApiViewMixin:
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.status_code >= 400:
+            # Errors are JSON (SPEC §5) even where the client negotiated a file: a request for
+            # a PDF of an unknown invoice is a JSON 404, never a broken PDF.
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
         for header, value in rate_limit_headers(request).items():
             if header not in response:
                 response[header] = value

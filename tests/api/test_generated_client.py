@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
+from io import BytesIO
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,8 +40,14 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
+from pypdf import PdfReader
+
+from tests.billing.factories import item, make_invoice
+from tests.contacts.factories import ContactFactory
+from tests.inventory.factories import ProductFactory
 
 PACKAGE = "optiflow_client"
+FILE_TYPES = dict.fromkeys(["application/pdf", "application/zip"], "application/octet-stream")
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 BASE_URL = "http://testserver/t/acme"
 
@@ -50,6 +59,7 @@ class Generated:
         self.package = importlib.import_module(PACKAGE)
         self.models = importlib.import_module(f"{PACKAGE}.models")
         self.unset = importlib.import_module(f"{PACKAGE}.types").UNSET
+        self.file = importlib.import_module(f"{PACKAGE}.types").File
 
     def api(self, dotted: str) -> ModuleType:
         return importlib.import_module(f"{PACKAGE}.api.{dotted}")
@@ -62,10 +72,14 @@ def generated(provisioned, django_db_blocker, tmp_path_factory) -> Iterator[Gene
     assert response.status_code == 200, response.content
     root = tmp_path_factory.mktemp("generated_client")
     (root / "schema.json").write_bytes(response.content)
+    # The generator reads only JSON, text and `application/octet-stream` bodies; its own
+    # setting maps the API's files (`format: binary`) to bytes (README, "Documents as PDF").
+    (root / "config.json").write_text(json.dumps({"content_type_overrides": FILE_TYPES}))
     # The generator formats its output with `ruff` (post-hooks) and warns when ruff is not on
     # PATH; the project's pinned ruff sits next to the interpreter.
     env = {**os.environ, "PATH": f"{GENERATOR.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    command = [GENERATOR, "generate", "--path", "schema.json", "--output-path", PACKAGE]
+    command = [GENERATOR, "generate", "--path", "schema.json", "--output-path", PACKAGE,
+               "--config", "config.json"]  # fmt: skip
     result = subprocess.run(
         [*command, "--meta", "none", "--fail-on-warning"],
         cwd=root,
@@ -434,3 +448,27 @@ def test_list_parameters_page_filter_sort_and_include(generated, optiflow, tenan
         200,
     )
     assert [w.id for w in workspaces.data] == [tenant.workspace.id]  # not paginated
+
+
+def test_documents_come_back_as_bytes(generated, optiflow, tenant):
+    contact = ContactFactory(name="Ærøskøbing Ελληνικά Кириллица")
+    service = ProductFactory(product_type="service", track_stock=False)
+    invoice = make_invoice(
+        workspace=tenant.workspace, actor=tenant.owner, contact=contact, items=[item(service)]
+    )
+
+    pdf = generated.api("invoices.invoices_pdf_retrieve").sync_detailed(
+        id=invoice.pk, client=optiflow
+    )
+    archive = generated.api("invoices.invoices_pdf_create").sync_detailed(
+        client=optiflow, body=generated.models.DocumentIdsRequest(ids=[invoice.pk])
+    )
+
+    assert pdf.status_code == 200 and isinstance(pdf.parsed, generated.file)
+    content = pdf.parsed.payload.read()
+    [page] = PdfReader(BytesIO(content)).pages
+    assert invoice.document_number in page.extract_text()
+    assert contact.name in page.extract_text()
+    assert archive.status_code == 200 and isinstance(archive.parsed, generated.file)
+    with zipfile.ZipFile(archive.parsed.payload) as files:
+        assert files.read(f"{invoice.document_number}.pdf") == content

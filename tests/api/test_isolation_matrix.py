@@ -416,7 +416,7 @@ def tenant_tables() -> dict[str, list[tuple]]:
     """Every row of every tenant table (``last_used_at`` aside): equal before and after a
     refused request means it wrote nothing anywhere, outbox events included."""
     state = {}
-    for label in ("tenants", "optiflow", "contacts", "inventory", "billing"):
+    for label in ("tenants", "optiflow", "contacts", "inventory", "billing", "company"):
         for model in apps.get_app_config(label).get_models():
             meta = model._meta
             if (meta.app_label, meta.model_name) in PUBLIC_ONLY_MODELS:

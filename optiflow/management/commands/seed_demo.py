@@ -11,6 +11,7 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from billing import demo as billing_demo
+from company import demo as company_demo
 from contacts import demo as contacts_demo
 from inventory import demo as inventory_demo
 from tenants.models import ApiToken, Tenant, User
@@ -39,7 +40,12 @@ class Command(BaseCommand):
             with schema_context(tenant.schema_name), transaction.atomic():
                 branch = workspace_create(owner=result.owner, name="Downtown Branch", code="DT")
                 workspaces = [result.workspace, branch]
-                for seed in (contacts_demo.seed, inventory_demo.seed, billing_demo.seed):
+                for seed in (
+                    company_demo.seed,
+                    contacts_demo.seed,
+                    inventory_demo.seed,
+                    billing_demo.seed,
+                ):
                     seed(owner=result.owner, workspaces=workspaces)
         else:
             with schema_context(tenant.schema_name):
