@@ -16,7 +16,7 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 from django.core.cache import cache
 from django.db import connection, connections
-from django.test import Client
+from django.test import Client, override_settings
 
 from tenants.services import ProvisionedTenant, tenant_provision
 from tests.factories import ApiClient, WorkspaceFactory, make_user
@@ -32,6 +32,14 @@ def provision(slug: str) -> ProvisionedTenant:
         owner_email=f"owner@{slug}.test",
         owner_password=OWNER_PASSWORD,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """Tests make hundreds of users; the production hasher is slow on purpose (PBKDF2, a
+    million iterations), so tests use a fast one. Passwords are still hashed and checked."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(scope="session")

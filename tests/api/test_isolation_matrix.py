@@ -250,11 +250,9 @@ def placeholder_path(route: Route) -> str:
 
 @pytest.fixture(autouse=True)
 def matrix_settings(settings) -> None:
-    """Rate limits have their own tests and would cut the matrix short; the users the matrix
-    makes need no slow password hashing (each test makes two)."""
+    """Rate limits have their own tests and would cut the matrix short."""
     settings.OPTIFLOW_RATE_LIMIT_USER = "100000/min"
     settings.OPTIFLOW_RATE_LIMIT_ANON = "100000/min"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 # --- 1. another tenant's token -------------------------------------------------------------

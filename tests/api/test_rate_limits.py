@@ -1,4 +1,9 @@
-"""SPEC §7: per-user and per-IP limits, their headers, and a limit shared across processes."""
+"""SPEC §7: per-user and per-IP limits, their headers, and a limit shared across processes.
+
+The limits here are per day, not per minute: a window that starts on the wall-clock minute
+rolled over between two requests of a test about once in a hundred runs and started the count
+again. A sliding window never does; a fixed day window only for a run straddling midnight UTC.
+"""
 
 import socket
 import urllib.error
@@ -10,7 +15,7 @@ from django.test import override_settings
 from tests.servers import gunicorn
 
 
-@override_settings(OPTIFLOW_RATE_LIMIT_USER="3/min")
+@override_settings(OPTIFLOW_RATE_LIMIT_USER="3/day")
 def test_user_limit_headers_and_429(api):
     remaining = [api.get("/me")["X-RateLimit-Remaining"] for _ in range(3)]
     assert remaining == ["2", "1", "0"]
@@ -19,17 +24,17 @@ def test_user_limit_headers_and_429(api):
     assert response.json() == {"message": "Too Many Attempts."}
     assert response["X-RateLimit-Limit"] == "3"
     assert response["X-RateLimit-Remaining"] == "0"
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert 1 <= int(response["Retry-After"]) <= 24 * 3600
 
 
-@override_settings(OPTIFLOW_RATE_LIMIT_ANON="2/min")
+@override_settings(OPTIFLOW_RATE_LIMIT_ANON="2/day")
 def test_failed_authentication_counts_against_the_ip_limit(api):
     anonymous = api.as_token("1|wrong")
     assert [anonymous.get("/me").status_code for _ in range(2)] == [401, 401]
     assert anonymous.get("/me").status_code == 429
 
 
-@override_settings(OPTIFLOW_RATE_LIMIT_USER="2/min")
+@override_settings(OPTIFLOW_RATE_LIMIT_USER="2/day")
 def test_users_have_separate_counters(api, member_api):
     other = member_api()
     for _ in range(2):
@@ -38,7 +43,7 @@ def test_users_have_separate_counters(api, member_api):
     assert other.get("/me").status_code == 200
 
 
-@override_settings(OPTIFLOW_RATE_LIMIT_ANON="1/min")
+@override_settings(OPTIFLOW_RATE_LIMIT_ANON="1/day")
 def test_health_is_exempt(client, tenant):
     statuses = {client.get("/t/acme/api/v1/health").status_code for _ in range(5)}
     assert statuses == {200}
