@@ -177,7 +177,7 @@ def seed_products(*, owner: User, workspaces: Sequence[Workspace]) -> None:
 
 def document_items(rng: random.Random, products: Sequence[Product], lines: int) -> list[dict]:
     return [
-        {"product_id": product.pk, "quantity": Decimal(rng.randint(1, 3))}
+        {"product": product, "quantity": Decimal(rng.randint(1, 3))}
         for product in rng.sample(products, lines)
     ]
 

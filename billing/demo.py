@@ -32,7 +32,7 @@ def seed(*, owner: User, workspaces: list[Workspace]) -> None:
 
     def lines(*entries: tuple[str, str] | tuple[str, str, dict[str, Any]]) -> list[dict]:
         return [
-            {"product_id": product[sku].pk, "quantity": D(quantity), **(extra[0] if extra else {})}
+            {"product": product[sku], "quantity": D(quantity), **(extra[0] if extra else {})}
             for sku, quantity, *extra in entries
         ]
 

@@ -16,19 +16,19 @@ from rest_framework import serializers
 from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
 from contacts.models import Contact
 from contacts.serializers import ContactSerializer
+from inventory.models import Product, Tax
 from inventory.serializers import ProductSerializer
-from optiflow.api.serializers import IncludableModelSerializer, IncludableSerializer, MoneyField
+from optiflow.api.serializers import (
+    BulkRelatedListSerializer,
+    IncludableModelSerializer,
+    IncludableSerializer,
+    MoneyField,
+    ScopedRelatedField,
+)
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
 
 QUANTITY = {"max_digits": 14, "decimal_places": 2}
 RATE = {"max_digits": 5, "decimal_places": 2}
-
-
-def related_field(queryset, source: str, label: str, **kwargs: Any) -> serializers.Field:
-    return serializers.PrimaryKeyRelatedField(
-        queryset=queryset, source=source,
-        error_messages={"does_not_exist": f"The selected {label} does not exist."}, **kwargs,
-    )  # fmt: skip
 
 
 # --- document series ------------------------------------------------------------------------
@@ -182,7 +182,10 @@ class QuotationSerializer(DocumentIncludes, DocumentSerializer):
 
 
 class DocumentItemInputSerializer(serializers.Serializer):
-    product_id = serializers.IntegerField(min_value=1)
+    # The line's default tax is read for every line: loaded with the products.
+    product_id = ScopedRelatedField(
+        source="product", queryset=Product.objects.select_related("default_tax")
+    )
     quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.01"))
     unit_price = serializers.DecimalField(
         **QUANTITY, min_value=Decimal(0), required=False, help_text="Default: the product's price."
@@ -199,18 +202,21 @@ class DocumentItemInputSerializer(serializers.Serializer):
         help_text="At most the line subtotal. Send this or `discount_rate`.",
     )  # fmt: skip
     tax_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=10,
-        help_text="Taxes of the line; default: the product's default tax. Each tax's rate is "
-        "copied onto the line.",
+        child=ScopedRelatedField(queryset=Tax.objects.all()), source="taxes", required=False,
+        max_length=10, help_text="Taxes of the line; default: the product's default tax. Each "
+        "tax's rate is copied onto the line.",
     )  # fmt: skip
+
+    class Meta:
+        list_serializer_class = BulkRelatedListSerializer
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("discount_rate") is not None and attrs.get("discount_amount") is not None:
             raise serializers.ValidationError(
                 {"discount_amount": ["Send discount_rate or discount_amount, not both."]}
             )
-        tax_ids = attrs.get("tax_ids", [])
-        if len(set(tax_ids)) != len(tax_ids):
+        taxes = attrs.get("taxes", [])
+        if len(set(taxes)) != len(taxes):
             raise serializers.ValidationError({"tax_ids": ["A tax appears twice."]})
         return attrs
 
@@ -220,7 +226,9 @@ class DocumentItemUpdateSerializer(DocumentItemInputSerializer):
     one without is a new line."""
 
     id = serializers.IntegerField(required=False, help_text="A stored line of this document.")
-    product_id = serializers.IntegerField(min_value=1, required=False)
+    product_id = ScopedRelatedField(
+        source="product", queryset=Product.objects.select_related("default_tax"), required=False
+    )
     quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.01"), required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -228,8 +236,8 @@ class DocumentItemUpdateSerializer(DocumentItemInputSerializer):
         if "id" not in attrs:
             missing = {
                 name: ["This field is required for a new item."]
-                for name in ("product_id", "quantity")
-                if name not in attrs
+                for name, source in (("product_id", "product"), ("quantity", "quantity"))
+                if source not in attrs
             }
             if missing:
                 raise serializers.ValidationError(missing)
@@ -252,7 +260,7 @@ class CurrencyField(serializers.CharField):
 class DocumentInputSerializer(serializers.Serializer):
     """Fields shared by the create and update bodies of invoices and quotations."""
 
-    contact_id = related_field(Contact.objects.all(), "contact", "contact")
+    contact_id = ScopedRelatedField(source="contact", queryset=Contact.objects.all())
     issue_date = serializers.DateField(required=False, help_text="Default: today.")
     due_date = serializers.DateField(required=False, allow_null=True)
     payment_term = serializers.CharField(max_length=100, required=False, allow_blank=True)
@@ -262,9 +270,10 @@ class DocumentInputSerializer(serializers.Serializer):
 
 def series_field(document_type: str, **kwargs: Any) -> serializers.Field:
     kwargs.setdefault("help_text", f"Default: the default {document_type} series.")
-    return related_field(
-        DocumentSeries.objects.filter(document_type=document_type), "document_series",
-        f"{document_type} series", required=False, **kwargs,
+    series = DocumentSeries.objects.filter(document_type=document_type)
+    return ScopedRelatedField(
+        source="document_series", queryset=series, noun=f"{document_type} series",
+        required=False, **kwargs,
     )  # fmt: skip
 
 
@@ -299,7 +308,9 @@ class InvoiceCreateSerializer(DocumentInputSerializer):
 
 
 class InvoiceUpdateSerializer(DocumentInputSerializer):
-    contact_id = related_field(Contact.objects.all(), "contact", "contact", required=False)
+    contact_id = ScopedRelatedField(
+        source="contact", queryset=Contact.objects.all(), required=False
+    )
     items = DocumentItemUpdateSerializer(
         many=True, allow_empty=False, required=False,
         help_text="The whole new list: items with an `id` rewrite that line, the others are "
@@ -325,7 +336,9 @@ class QuotationCreateSerializer(DocumentInputSerializer):
 
 
 class QuotationUpdateSerializer(DocumentInputSerializer):
-    contact_id = related_field(Contact.objects.all(), "contact", "contact", required=False)
+    contact_id = ScopedRelatedField(
+        source="contact", queryset=Contact.objects.all(), required=False
+    )
     items = DocumentItemUpdateSerializer(many=True, allow_empty=False, required=False)
     status = serializers.ChoiceField(
         choices=[c for c in Quotation.Status.choices if c[0] != Quotation.Status.CONVERTED],
@@ -344,16 +357,7 @@ class QuotationConvertSerializer(serializers.Serializer):
 # --- payments: input ------------------------------------------------------------------------
 
 
-class WorkspaceInvoiceField(serializers.PrimaryKeyRelatedField):
-    """An invoice of the request's workspace; another workspace's is "does not exist"."""
-
-    def get_queryset(self):
-        workspace = self.context["request"].access.require_workspace()
-        return super().get_queryset().filter(workspace=workspace)
-
-
 class PaymentCreateSerializer(PaymentInputSerializer):
-    invoice_id = WorkspaceInvoiceField(
-        queryset=Invoice.objects.all(), source="invoice",
-        error_messages={"does_not_exist": "The selected invoice does not exist."},
-    )  # fmt: skip
+    invoice_id = ScopedRelatedField(
+        source="invoice", queryset=Invoice.objects.all(), workspace_lookup="workspace"
+    )

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -44,6 +43,7 @@ from billing.services.quotations import (
     quotation_delete,
     quotation_update,
 )
+from optiflow.api.permissions import permission_table
 from optiflow.api.views import (
     ApiViewSet,
     CreateMixin,
@@ -55,11 +55,10 @@ from optiflow.api.views import (
 
 #: Single-record answers embed the lines with their taxes.
 LINES = frozenset({"items", "items.taxes"})
-DOCUMENT_SORT = {
-    name: name
-    for name in ("issue_date", "due_date", "document_number", "total_amount", "status",
-                 "created_at", "updated_at", "id")
-}  # fmt: skip
+DOCUMENT_SORT = (
+    "issue_date", "due_date", "document_number", "total_amount", "status", "created_at",
+    "updated_at", "id",
+)  # fmt: skip
 
 
 DOCUMENT_INCLUDES = {
@@ -82,20 +81,18 @@ class DocumentSeriesViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, 
     (one starting another), and once a series has numbered documents its type and prefix are
     fixed and its `next_number` only moves forward."""
 
+    queryset = DocumentSeries.objects.all()
     serializer_class = DocumentSeriesSerializer
     input_serializers = dict.fromkeys(
         ["create", "update", "partial_update"], DocumentSeriesWriteSerializer
     )
-    required_permissions = dict.fromkeys(
-        ["list", "retrieve", "create", "update", "partial_update"], "settings:manage"
+    required_permissions = permission_table(
+        read="settings:manage", create="settings:manage", update="settings:manage"
     )
     filterset_class = DocumentSeriesFilterSet
-    sort_fields = {name: name for name in ("id", "name", "document_type", "created_at")}
+    sort_fields = ("id", "name", "document_type", "created_at")
     default_sort = "document_type,name"
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
-
-    def base_queryset(self) -> QuerySet[DocumentSeries]:
-        return selectors.document_series_list()
 
     def perform_create(self, data: dict[str, Any]) -> DocumentSeries:
         return document_series_create(**data)
@@ -128,27 +125,19 @@ class InvoiceViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
         "issue": InvoiceIssueSerializer,
         "record_payment": PaymentInputSerializer,
     }
-    required_permissions = {
-        "list": "invoices:view",
-        "retrieve": "invoices:view",
-        "create": "invoices:create",
-        "update": "invoices:edit",
-        "partial_update": "invoices:edit",
-        "destroy": "invoices:delete",
-        "issue": "invoices:edit",
-        "payments": "payments:view",
-        "record_payment": "payments:create",
-    }
+    required_permissions = permission_table(
+        read="invoices:view", create="invoices:create", update="invoices:edit",
+        destroy="invoices:delete", issue="invoices:edit", payments="payments:view",
+        record_payment="payments:create",
+    )  # fmt: skip
     workspace_scoped = True
+    queryset = Invoice.objects.all()
     filterset_class = InvoiceFilterSet
     smart_fields = ("document_number", "contact__name")
-    sort_fields = {**DOCUMENT_SORT, "amount_due": "amount_due"}
+    sort_fields = (*DOCUMENT_SORT, "amount_due")
     default_sort = "-issue_date"
     include_prefetches = {**DOCUMENT_INCLUDES, "payments": ("payments",)}
     detail_includes = LINES
-
-    def base_queryset(self) -> QuerySet[Invoice]:
-        return selectors.invoice_list()
 
     @property
     def includes(self) -> frozenset[str]:
@@ -210,21 +199,16 @@ class PaymentViewSet(ListMixin, RetrieveMixin, CreateMixin, DestroyMixin, ApiVie
 
     serializer_class = PaymentSerializer
     input_serializers = {"create": PaymentCreateSerializer}
-    required_permissions = {
-        "list": "payments:view",
-        "retrieve": "payments:view",
-        "create": "payments:create",
-        "destroy": "payments:delete",
-    }
+    required_permissions = permission_table(
+        read="payments:view", create="payments:create", destroy="payments:delete"
+    )
     workspace_scoped = True
     workspace_lookup = "invoice__workspace"
+    queryset = Payment.objects.all()
     filterset_class = PaymentFilterSet
-    sort_fields = {name: name for name in ("paid_at", "amount", "created_at", "id")}
+    sort_fields = ("paid_at", "amount", "created_at", "id")
     default_sort = "-paid_at"
     include_prefetches = {"invoice": ("invoice",), "contact": ("contact",)}
-
-    def base_queryset(self) -> QuerySet[Payment]:
-        return selectors.payment_list()
 
     def perform_create(self, data: dict[str, Any]) -> Payment:
         return payment_create(actor=self.request.user, **data)
@@ -249,25 +233,18 @@ class QuotationViewSet(
         "partial_update": QuotationUpdateSerializer,
         "convert": QuotationConvertSerializer,
     }
-    required_permissions = {
-        "list": "quotations:view",
-        "retrieve": "quotations:view",
-        "create": "quotations:create",
-        "update": "quotations:edit",
-        "partial_update": "quotations:edit",
-        "destroy": "quotations:delete",
-        "convert": "invoices:create",
-    }
+    required_permissions = permission_table(
+        read="quotations:view", create="quotations:create", update="quotations:edit",
+        destroy="quotations:delete", convert=("invoices:create", "quotations:edit"),
+    )  # fmt: skip
     workspace_scoped = True
+    queryset = Quotation.objects.all()
     filterset_class = QuotationFilterSet
     smart_fields = ("document_number", "contact__name")
     sort_fields = DOCUMENT_SORT
     default_sort = "-issue_date"
     include_prefetches = DOCUMENT_INCLUDES
     detail_includes = LINES
-
-    def base_queryset(self) -> QuerySet[Quotation]:
-        return selectors.quotation_list()
 
     def perform_create(self, data: dict[str, Any]) -> Quotation:
         return quotation_create(
@@ -288,8 +265,6 @@ class QuotationViewSet(
         a stock shortage (`422` on `items.N.quantity`) leaves both untouched. Only from
         `draft`, `sent` or `approved`; converting again is a `422`. Needs `invoices:create`
         and `quotations:edit`."""
-        if not request.access.has("quotations:edit"):
-            raise exceptions.PermissionDenied()
         invoice = quotation_convert(
             quotation=self.get_object(), actor=request.user, **self.validated_input()
         )

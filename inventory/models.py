@@ -10,6 +10,7 @@ inventory must not depend on billing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -78,10 +79,12 @@ class Category(models.Model):
 
 
 class ProductQuerySet(models.QuerySet):
-    def low_stock_in(self, workspace: Workspace, *, low: bool = True) -> ProductQuerySet:
-        """Products whose level in ``workspace`` is at or below its minimum; with
+    def low_stock_in(self, workspace_ids: Iterable[int], *, low: bool = True) -> ProductQuerySet:
+        """Products whose level in one of ``workspace_ids`` is at or below its minimum; with
         ``low=False``, every other product (those without a level there included)."""
-        levels = StockLevel.objects.low().filter(product=OuterRef("pk"), workspace=workspace)
+        levels = StockLevel.objects.low().filter(
+            product=OuterRef("pk"), workspace_id__in=workspace_ids
+        )
         return self.filter(Exists(levels) if low else ~Exists(levels))
 
 

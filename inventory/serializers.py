@@ -20,11 +20,12 @@ from inventory.models import (
     Tax,
 )
 from optiflow.api.serializers import (
-    BulkPrimaryKeyRelatedField,
     BulkRelatedListSerializer,
+    CurrentWorkspace,
     IncludableModelSerializer,
     IncludableSerializer,
     MoneyField,
+    ScopedRelatedField,
 )
 from tenants.models import Workspace
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
@@ -69,7 +70,7 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 class CategoryWriteSerializer(serializers.ModelSerializer):
-    parent_id = serializers.PrimaryKeyRelatedField(
+    parent_id = ScopedRelatedField(
         source="parent", queryset=Category.objects.all(), allow_null=True, required=False
     )
 
@@ -144,10 +145,10 @@ class ProductWriteSerializer(serializers.ModelSerializer):
         max_length=64, allow_null=True, allow_blank=True, required=False,
         help_text="Unique when set; empty means none.",
     )  # fmt: skip
-    category_id = serializers.PrimaryKeyRelatedField(
+    category_id = ScopedRelatedField(
         source="category", queryset=Category.objects.all(), allow_null=True, required=False
     )
-    default_tax_id = serializers.PrimaryKeyRelatedField(
+    default_tax_id = ScopedRelatedField(
         source="default_tax", queryset=Tax.objects.all(), allow_null=True, required=False
     )
     price = non_negative()
@@ -169,13 +170,16 @@ class ProductWriteSerializer(serializers.ModelSerializer):
 
 
 class ProductInitialStockSerializer(serializers.Serializer):
-    workspace_id = serializers.PrimaryKeyRelatedField(
-        source="workspace", queryset=Workspace.objects.all()
+    workspace_id = ScopedRelatedField(
+        source="workspace", queryset=Workspace.objects.all(), permission="inventory:adjust"
     )
     quantity = non_negative()
     minimum_quantity = non_negative(required=False)
     unit_cost = non_negative(required=False, allow_null=True)
     notes = serializers.CharField(required=False, allow_blank=True)
+
+    class Meta:
+        list_serializer_class = BulkRelatedListSerializer
 
 
 class ProductCreateSerializer(ProductWriteSerializer):
@@ -217,16 +221,14 @@ class StockLevelUpdateSerializer(serializers.Serializer):
 
 
 class InitialStockSerializer(serializers.Serializer):
-    product_id = serializers.PrimaryKeyRelatedField(
-        source="product", queryset=Product.objects.all()
-    )
+    product_id = ScopedRelatedField(source="product", queryset=Product.objects.all())
     quantity = non_negative()
     minimum_quantity = non_negative(required=False)
     unit_cost = non_negative(required=False, allow_null=True)
     notes = serializers.CharField(required=False, allow_blank=True)
-    workspace_id = serializers.PrimaryKeyRelatedField(
-        source="workspace", queryset=Workspace.objects.all(), required=False,
-        help_text="Default: the request's workspace.",
+    workspace_id = ScopedRelatedField(
+        source="workspace", queryset=Workspace.objects.all(), permission="inventory:adjust",
+        default=CurrentWorkspace(), help_text="Default: the request's workspace.",
     )  # fmt: skip
 
 
@@ -282,7 +284,7 @@ class StockAdjustmentSerializer(IncludableModelSerializer):
 
 
 class StockAdjustmentItemSerializer(serializers.Serializer):
-    product_id = BulkPrimaryKeyRelatedField(source="product", queryset=Product.objects.all())
+    product_id = ScopedRelatedField(source="product", queryset=Product.objects.all())
     quantity = MoneyField(help_text="Signed: negative takes stock out. Not zero.")
     reason = serializers.ChoiceField(choices=StockAdjustmentLine.Reason.choices)
     notes = serializers.CharField(required=False, allow_blank=True)
@@ -333,7 +335,7 @@ class StockTransferSerializer(IncludableModelSerializer):
 
 
 class StockTransferItemSerializer(serializers.Serializer):
-    product_id = BulkPrimaryKeyRelatedField(source="product", queryset=Product.objects.all())
+    product_id = ScopedRelatedField(source="product", queryset=Product.objects.all())
     quantity = MoneyField(min_value=Decimal("0.01"))
 
     class Meta:
@@ -341,12 +343,12 @@ class StockTransferItemSerializer(serializers.Serializer):
 
 
 class StockTransferCreateSerializer(serializers.Serializer):
-    to_workspace_id = serializers.PrimaryKeyRelatedField(
-        source="to_workspace", queryset=Workspace.objects.all()
+    to_workspace_id = ScopedRelatedField(
+        source="to_workspace", queryset=Workspace.objects.all(), permission="inventory:transfer"
     )
-    from_workspace_id = serializers.PrimaryKeyRelatedField(
-        source="from_workspace", queryset=Workspace.objects.all(), required=False,
-        help_text="Default: the request's workspace.",
+    from_workspace_id = ScopedRelatedField(
+        source="from_workspace", queryset=Workspace.objects.all(), permission="inventory:transfer",
+        default=CurrentWorkspace(), help_text="Default: the request's workspace.",
     )  # fmt: skip
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -17,8 +16,8 @@ from django.utils.text import slugify
 from django_tenants.utils import schema_context
 
 from optiflow.errors import NON_FIELD, DomainError
-from tenants.access import ALL_ABILITIES, ALL_PERMISSIONS, ROLE_OWNER
-from tenants.models import ApiToken, Domain, Membership, Tenant, User, Workspace
+from tenants.access import ALL_ABILITIES, ALL_PERMISSIONS
+from tenants.models import ROLE_OWNER, ApiToken, Domain, Membership, Tenant, User, Workspace
 
 #: Called inside the new schema after the owner, workspace and token exist, e.g. to create the
 #: default document series. Apps register here instead of this module importing them.
@@ -166,9 +165,7 @@ WORKSPACE_DELETE_GUARDS: list[Callable[[Workspace], str | None]] = []
 
 
 @transaction.atomic
-def workspace_delete(*, workspace: Workspace, actor: User) -> None:
-    if workspace.owner_id != actor.pk:
-        raise PermissionDenied("Only the owner can delete a workspace.")
+def workspace_delete(*, workspace: Workspace) -> None:
     for guard in WORKSPACE_DELETE_GUARDS:
         reason = guard(workspace)
         if reason:

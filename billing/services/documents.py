@@ -1,8 +1,9 @@
 """What invoices and quotations share: the contact, date and currency rules, and their lines.
 
-Request items become priced ``Line``s (defaults from the product, the arithmetic of
-``billing.money``), which are then written as item rows with per-line tax copies. Every problem
-with the items is collected and reported at once, keyed ``items.N.field``.
+Request items (their ``product`` and ``taxes`` already resolved by the input serializer, which
+refuses unknown ids) become priced ``Line``s (defaults from the product, the arithmetic of
+``billing.money``), which are then written as item rows with per-line tax copies. Every business
+problem with the items is collected and reported at once, keyed ``items.N.field``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from billing.money import (
     line_amounts,
 )
 from contacts.models import Contact
-from inventory.models import Product, Tax
+from inventory.models import Product
 from optiflow.errors import NON_FIELD, DomainError
 from tenants.models import Tenant
 
@@ -116,10 +117,6 @@ def lines_prepare(
     """Price the request's items. An item with an ``id`` rewrites that stored line and keeps
     whatever it does not resend (product, price, discount, taxes with their copied rates)."""
     existing = existing or {}
-    products = Product.objects.select_related("default_tax").in_bulk(
-        {item["product_id"] for item in items if "product_id" in item}
-    )
-    taxes = Tax.objects.in_bulk({tax_id for item in items for tax_id in item.get("tax_ids", ())})
     problems = ErrorCollector()
     lines: list[Line] = []
     matched: set[int] = set()
@@ -136,15 +133,12 @@ def lines_prepare(
                 continue
             matched.add(stored.pk)
         product = stored.product if stored is not None else None
-        if "product_id" in item and (stored is None or item["product_id"] != stored.product_id):
-            product = products.get(item["product_id"])
-            if product is None:
-                problems.add(f"{path}.product_id", "The selected product does not exist.")
-                continue
+        if "product" in item and (stored is None or item["product"].pk != stored.product_id):
+            product = item["product"]
             if not product.is_active:
                 problems.add(f"{path}.product_id", "The product is inactive.")
                 continue
-        line_taxes = line_tax_copies(item, stored, product, taxes, problems, path)
+        line_taxes = line_tax_copies(item, stored, product, problems, path)
         line = priced_line(item, stored, product, line_taxes, problems, path)
         if line is not None:
             lines.append(line)
@@ -154,15 +148,12 @@ def lines_prepare(
 
 def line_tax_copies(
     item: dict[str, Any], stored: DocumentItem | None, product: Product,
-    taxes: Mapping[int, Tax], problems: ErrorCollector, path: str,
+    problems: ErrorCollector, path: str,
 ) -> tuple[TaxCopy, ...]:  # fmt: skip
-    if "tax_ids" in item:
+    if "taxes" in item:
         copies = []
-        for position, tax_id in enumerate(item["tax_ids"]):
-            tax = taxes.get(tax_id)
-            if tax is None:
-                problems.add(f"{path}.tax_ids.{position}", "The selected tax does not exist.")
-            elif not tax.is_active:
+        for position, tax in enumerate(item["taxes"]):
+            if not tax.is_active:
                 problems.add(f"{path}.tax_ids.{position}", "The tax is inactive.")
             else:
                 copies.append(TaxCopy(tax.pk, tax.name, tax.rate))

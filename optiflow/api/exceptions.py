@@ -93,8 +93,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(validation_body({NON_FIELD: [message]}, message), status=422)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, PermissionDenied):  # raised by tenants.access, with its reason if any
+        exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.exception("Database unavailable")
         return Response({"message": "Service Unavailable."}, status=503)

@@ -466,6 +466,17 @@ class TestProductLists:
         )
         assert ids(in_branch) == [low_elsewhere.pk]
 
+    def test_low_stock_sees_only_stock_the_caller_may_see(self, member_api, owner, main):
+        low = ProductFactory(name="Low")
+        give_stock(low, main, "1", actor=owner, minimum="2")
+
+        viewer = member_api(permissions=["products:view", "inventory:view"])
+        assert ids(viewer.get("/products", {"filter[low_stock]": "true"})) == [low.pk]
+        # Without `inventory:view` the filter knows no stock, as `include=stock` shows none.
+        blind = member_api(permissions=["products:view"])
+        assert ids(blind.get("/products", {"filter[low_stock]": "true"})) == []
+        assert low.pk in ids(blind.get("/products", {"filter[low_stock]": "false"}))
+
     def test_smart_search_covers_name_sku_barcode_and_description(self, api):
         by_name = ProductFactory(name="Claw hammer")
         by_sku = ProductFactory(sku="HAMMER-2")

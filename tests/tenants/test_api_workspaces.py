@@ -57,6 +57,15 @@ def test_only_the_owner_deletes_a_workspace(api, member_api, tenant):
     assert not Workspace.objects.filter(pk=workspace.pk).exists()
 
 
+def test_the_owners_token_must_carry_workspaces_manage_to_delete(api, tenant):
+    workspace = WorkspaceFactory(owner=tenant.owner)
+    created = api.post("/tokens", {"name": "read-only", "abilities": ["contacts:view"]})
+    narrow = api.as_token(created.json()["data"]["token"])
+    response = narrow.delete(f"/workspaces/{workspace.pk}")
+    assert response.status_code == 403 and response.json() == FORBIDDEN
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+
+
 def test_workspace_delete_is_refused_while_a_guard_objects(api, tenant, monkeypatch):
     workspace = WorkspaceFactory(owner=tenant.owner)
     monkeypatch.setattr(
