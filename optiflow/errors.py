@@ -28,11 +28,3 @@ class DomainError(Exception):
         self.message = message or self.default_message
         self.errors = errors if errors is not None else {field: [self.message]}
         super().__init__(self.message)
-
-
-class Conflict(Exception):
-    """A request collided with the state of the resource (SPEC §5: ``409``)."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
