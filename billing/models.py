@@ -96,6 +96,12 @@ class Document(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    #: Why these references keep their target from being deleted (``optiflow.deletion``).
+    in_use_reasons = {
+        "workspace": "The workspace holds quotations or invoices.",
+        "contact": "The contact has quotations, invoices or payments; set it inactive instead.",
+    }
+
     class Meta:
         abstract = True
 
@@ -217,6 +223,8 @@ class DocumentItem(models.Model):
     tax_amount = models.DecimalField(**AMOUNT, default=Decimal("0.00"))
     total = models.DecimalField(**AMOUNT)
 
+    in_use_reasons = {"product": "The product is on document lines; deactivate it instead."}
+
     class Meta:
         abstract = True
 
@@ -256,6 +264,8 @@ class LineTax(models.Model):
     name = models.CharField(max_length=200)
     rate = models.DecimalField(**RATE)
     amount = models.DecimalField(**AMOUNT)
+
+    in_use_reasons = {"tax": "The tax is used on document lines; deactivate it instead."}
 
     class Meta:
         abstract = True
@@ -313,6 +323,8 @@ class Payment(models.Model):
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    in_use_reasons = {"contact": Document.in_use_reasons["contact"]}
 
     class Meta:
         ordering = ["-paid_at", "-id"]

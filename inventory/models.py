@@ -21,6 +21,10 @@ from django.db.models.functions import Lower
 from tenants.models import Workspace
 
 CENT = Decimal("0.01")
+#: Why a reference keeps its target from being deleted (``optiflow.deletion``): each model
+#: declares ``in_use_reasons`` for its protecting foreign keys, field name → the 422's message.
+HAS_MOVEMENTS = "The product has stock movements; deactivate it instead."
+HOLDS_STOCK = "The workspace holds stock records; it cannot be deleted."
 
 
 def amount_field(**kwargs) -> models.DecimalField:
@@ -66,6 +70,8 @@ class Category(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    in_use_reasons = {"parent": "The category has subcategories; move or delete them first."}
 
     class Meta:
         ordering = ["name", "id"]
@@ -115,6 +121,11 @@ class Product(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ProductQuerySet.as_manager()
+
+    in_use_reasons = {
+        "category": "Products belong to this category; move them first.",
+        "default_tax": "The tax is the default tax of a product; deactivate it instead.",
+    }
 
     class Meta:
         ordering = ["name", "id"]
@@ -229,6 +240,8 @@ class StockAdjustment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    in_use_reasons = {"workspace": HOLDS_STOCK}
+
     class Meta:
         ordering = ["-created_at", "-id"]
 
@@ -251,6 +264,8 @@ class StockAdjustmentLine(models.Model):
     notes = models.TextField(blank=True, default="")
     quantity_before = amount_field()
     quantity_after = amount_field()
+
+    in_use_reasons = {"product": HAS_MOVEMENTS}
 
     class Meta:
         ordering = ["adjustment_id", "id"]
@@ -276,6 +291,8 @@ class StockTransfer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    in_use_reasons = {"from_workspace": HOLDS_STOCK, "to_workspace": HOLDS_STOCK}
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -292,6 +309,8 @@ class StockTransferLine(models.Model):
     transfer = models.ForeignKey(StockTransfer, on_delete=models.CASCADE, related_name="items")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     quantity = amount_field()
+
+    in_use_reasons = {"product": HAS_MOVEMENTS}
 
     class Meta:
         ordering = ["transfer_id", "id"]
@@ -338,6 +357,8 @@ class StockMovement(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    in_use_reasons = {"product": HAS_MOVEMENTS, "workspace": HOLDS_STOCK}
 
     class Meta:
         ordering = ["-created_at", "-id"]

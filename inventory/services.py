@@ -7,7 +7,7 @@ initial stock, adjustments and transfers below, and billing's invoices, all go t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,14 +27,10 @@ from inventory.models import (
     StockTransferLine,
     Tax,
 )
+from optiflow.deletion import delete_or_refuse
 from optiflow.errors import DomainError
 from optiflow.events import event_record
 from tenants.models import User, Workspace
-
-#: Checks that refuse deleting a product or a tax still used on document lines. Billing
-#: appends to these; each returns the reason (the 422's message) or ``None`` to allow.
-PRODUCT_DELETE_GUARDS: list[Callable[[Product], str | None]] = []
-TAX_DELETE_GUARDS: list[Callable[[Tax], str | None]] = []
 
 LevelKey = tuple[int, int]  # (product_id, workspace_id)
 
@@ -53,10 +49,6 @@ class InitialStockExists(DomainError):
 
 class SameWorkspaceTransfer(DomainError):
     pass
-
-
-class RecordInUse(DomainError):
-    """A delete refused because other records still reference the one being deleted."""
 
 
 # --- taxes ----------------------------------------------------------------------------------
@@ -91,15 +83,9 @@ def tax_update(*, tax: Tax, data: Mapping[str, Any]) -> Tax:
     return _tax_save(tax, sent=data)
 
 
-@transaction.atomic
 def tax_delete(*, tax: Tax) -> None:
-    if tax.products.exists():
-        raise RecordInUse("The tax is the default tax of a product; deactivate it instead.")
-    for guard in TAX_DELETE_GUARDS:
-        reason = guard(tax)
-        if reason:
-            raise RecordInUse(reason)
-    tax.delete()
+    """Refused while products or document lines use the tax (their models say why)."""
+    delete_or_refuse(tax)
 
 
 # --- categories -----------------------------------------------------------------------------
@@ -127,13 +113,9 @@ def category_update(*, category: Category, data: Mapping[str, Any]) -> Category:
     return category
 
 
-@transaction.atomic
 def category_delete(*, category: Category) -> None:
-    if category.products.exists():
-        raise RecordInUse("Products belong to this category; move them first.")
-    if category.children.exists():
-        raise RecordInUse("The category has subcategories; move or delete them first.")
-    category.delete()
+    """Refused while subcategories or products belong to it (their models say why)."""
+    delete_or_refuse(category)
 
 
 # --- products -------------------------------------------------------------------------------
@@ -213,17 +195,10 @@ def product_set_active(*, product: Product, is_active: bool) -> Product:
 def product_delete(*, product: Product) -> None:
     """Refused once the product is on a document line or has movements other than its
     initial stock; a product created by mistake goes with its levels and initial movements,
-    the one case in which ledger rows disappear."""
-    for guard in PRODUCT_DELETE_GUARDS:
-        reason = guard(product)
-        if reason:
-            raise RecordInUse(reason)
-    movements = StockMovement.objects.filter(product=product)
-    if movements.exclude(type=StockMovement.Type.INITIAL_STOCK).exists():
-        raise RecordInUse("The product has stock movements; deactivate it instead.")
-    movements.delete()
+    the one case in which ledger rows disappear (rolled back if the delete is refused)."""
+    StockMovement.objects.filter(product=product, type=StockMovement.Type.INITIAL_STOCK).delete()
     product.stock_levels.all().delete()
-    product.delete()
+    delete_or_refuse(product)
 
 
 # --- the stock service ----------------------------------------------------------------------
@@ -478,10 +453,3 @@ def stock_transfer_create(
         "items": [{"product_id": item.product.pk, "quantity": item.quantity} for item in items],
     })  # fmt: skip
     return transfer
-
-
-def workspace_stock_guard(workspace: Workspace) -> str | None:
-    """Registered in ``tenants.services.WORKSPACE_DELETE_GUARDS``."""
-    if StockMovement.objects.filter(workspace=workspace).exists():
-        return "The workspace holds stock records; it cannot be deleted."
-    return None

@@ -28,3 +28,8 @@ class DomainError(Exception):
         self.message = message or self.default_message
         self.errors = errors if errors is not None else {field: [self.message]}
         super().__init__(self.message)
+
+
+class RecordInUse(DomainError):
+    """A delete refused because other records still reference the one being deleted
+    (``optiflow.deletion.delete_or_refuse``)."""

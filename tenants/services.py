@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_tenants.utils import schema_context
 
+from optiflow.deletion import delete_or_refuse
 from optiflow.errors import NON_FIELD, DomainError
 from tenants.access import ALL_ABILITIES, ALL_PERMISSIONS
 from tenants.models import ROLE_OWNER, ApiToken, Domain, Membership, Tenant, User, Workspace
@@ -25,10 +26,6 @@ PROVISIONING_HOOKS: list[Callable[[Tenant, User, Workspace], None]] = []
 
 
 class TenantExists(DomainError):
-    pass
-
-
-class WorkspaceNotEmpty(DomainError):
     pass
 
 
@@ -159,19 +156,10 @@ def workspace_update(*, workspace: Workspace, data: dict) -> Workspace:
     return workspace
 
 
-#: Checks that refuse deleting a workspace that holds documents or stock. Apps that own such
-#: records register a callable returning a reason (or ``None``).
-WORKSPACE_DELETE_GUARDS: list[Callable[[Workspace], str | None]] = []
-
-
-@transaction.atomic
 def workspace_delete(*, workspace: Workspace) -> None:
-    for guard in WORKSPACE_DELETE_GUARDS:
-        reason = guard(workspace)
-        if reason:
-            raise WorkspaceNotEmpty(reason)
-    User.objects.filter(current_workspace=workspace).update(current_workspace=None)
-    workspace.delete()
+    """Refused while it holds documents or stock records (their models say why); its
+    memberships go with it, and users whose current workspace it was have none."""
+    delete_or_refuse(workspace)
 
 
 def workspace_switch(*, user: User, workspace: Workspace) -> User:

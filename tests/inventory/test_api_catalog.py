@@ -90,16 +90,6 @@ class TestTaxes:
         }
         assert Tax.objects.filter(pk=tax.pk).exists()
 
-    def test_delete_consults_the_registered_guards(self, api, monkeypatch):
-        tax = TaxFactory()
-        monkeypatch.setattr(
-            "inventory.services.TAX_DELETE_GUARDS", [lambda t: f"{t.name} is on invoice lines."]
-        )
-
-        response = api.delete(f"/taxes/{tax.pk}")
-
-        assert errors(response) == {"non_field_errors": [f"{tax.name} is on invoice lines."]}
-
     def test_filters_search_and_sort(self, api):
         low = TaxFactory(name="Reduced", rate=Decimal("5"))
         high = TaxFactory(name="Standard", rate=Decimal("20"), is_default=True)
@@ -405,16 +395,6 @@ class TestProductWrites:
             "non_field_errors": ["The product has stock movements; deactivate it instead."]
         }
         assert StockMovement.objects.filter(product=product).count() == 2
-
-    def test_delete_consults_the_registered_guards(self, api, monkeypatch):
-        product = ProductFactory()
-        monkeypatch.setattr(
-            "inventory.services.PRODUCT_DELETE_GUARDS", [lambda p: "The product is on invoices."]
-        )
-        assert errors(api.delete(f"/products/{product.pk}")) == {
-            "non_field_errors": ["The product is on invoices."]
-        }
-        assert Product.objects.filter(pk=product.pk).exists()
 
     def test_permissions(self, member_api):
         product = ProductFactory()

@@ -1,0 +1,39 @@
+"""Deleting a record that other records may still reference.
+
+Models protect what they reference with ``on_delete=PROTECT`` and declare, beside the foreign
+key, why that reference blocks a delete: ``in_use_reasons``, field name → the message clients
+see ("The product is on document lines; deactivate it instead."). ``delete_or_refuse`` is the
+one place that turns a protected reference into that ``422``, so no service restates a
+reference as a query of its own, and an app that adds a protecting foreign key (billing's
+documents referencing contacts, products, taxes, workspaces) needs no hook in the app it
+references.
+"""
+
+from __future__ import annotations
+
+from django.db.models import PROTECT, Model
+from django.db.models.deletion import get_candidate_relations_to_delete
+
+from optiflow.errors import RecordInUse
+
+
+def delete_or_refuse(instance: Model) -> None:
+    """Delete ``instance`` and what cascades from it, or raise ``RecordInUse`` with the
+    declared reason of the first protecting reference that has rows (in app and model order).
+
+    Each protecting relation is asked with one ``EXISTS``: Django's collector would load every
+    referencing row before raising ``ProtectedError``. A reference added concurrently after the
+    check still fails the delete there (an ``IntegrityError``: ``409``, retry)."""
+    # The relations Django's collector follows, hidden ones (related_name="+") included.
+    for relation in get_candidate_relations_to_delete(instance._meta):
+        if relation.on_delete is not PROTECT:
+            continue
+        referencing = relation.related_model
+        if referencing._base_manager.filter(**{relation.field.name: instance}).exists():
+            reason = getattr(referencing, "in_use_reasons", {}).get(relation.field.name)
+            raise RecordInUse(
+                reason
+                or f"The {instance._meta.verbose_name} is used by "
+                f"{referencing._meta.verbose_name_plural}."
+            )
+    instance.delete()
