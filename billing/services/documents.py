@@ -195,6 +195,36 @@ def priced_line(
     return Line(product, description, quantity, unit_price, rate, taxes, amounts, stored)
 
 
+@dataclass
+class ItemsReplacement:
+    """A document's whole new item list, priced against its stored lines: ``lines`` rewrite
+    the rows they match by ``id`` and add the others; ``removed`` are the stored rows not sent.
+    Nothing is written until ``write``, so a caller can first compare with the rows as they
+    are (an issued invoice's stock reconciliation)."""
+
+    document: Document
+    lines: list[Line]
+    removed: list[DocumentItem]
+
+    def write(self) -> None:
+        """Set the document's totals from the new lines, save it and write its item rows."""
+        document_totals_set(self.document, self.lines)
+        self.document.save()
+        lines_write(document=self.document, lines=self.lines, removed=self.removed)
+
+
+def items_replacement(*, document: Document, items: Sequence[dict[str, Any]]) -> ItemsReplacement:
+    """The one way invoices and quotations replace their items (``PUT``/``PATCH`` with
+    ``items``): stored lines are matched by ``id``, the others added, the missing removed."""
+    existing = {
+        item.pk: item for item in document.items.select_related("product").prefetch_related("taxes")
+    }
+    lines = lines_prepare(items=items, existing=existing)
+    kept = {line.item.pk for line in lines if line.item is not None}
+    removed = [item for pk, item in existing.items() if pk not in kept]
+    return ItemsReplacement(document, lines, removed)
+
+
 def lines_copy(items: Iterable[DocumentItem]) -> list[Line]:
     """Lines identical to stored ones (prices, discounts, copied tax rates), for a document
     made from another (a quotation converted to an invoice)."""

@@ -16,13 +16,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import DocumentSeries, DocumentType, Invoice, InvoiceItem, Payment, Quotation
+from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
 from billing.services.documents import (
+    ItemsReplacement,
     Line,
     check_contact,
     check_dates,
     check_products_active,
     document_totals_set,
+    items_replacement,
     lines_prepare,
     lines_write,
     tenant_currency,
@@ -155,12 +157,11 @@ def invoice_issue(*, invoice: Invoice, actor: User, document_number: str | None 
     return invoice
 
 
-def stock_reconciliation(
-    *, invoice: Invoice, lines: Sequence[Line], removed: Iterable[InvoiceItem]
-) -> list[StockChange]:
-    """New movements that take an issued invoice's stock from its stored lines to ``lines``:
-    a ``sale`` for each increase, a ``return`` for each decrease or removal. Must run before
-    the lines are written (the matched rows still hold their old product and quantity)."""
+def stock_reconciliation(*, invoice: Invoice, replacement: ItemsReplacement) -> list[StockChange]:
+    """New movements that take an issued invoice's stock from its stored lines to the new
+    ones: a ``sale`` for each increase, a ``return`` for each decrease or removal. Must run
+    before the replacement is written (the matched rows still hold their old product and
+    quantity)."""
     changes: list[StockChange] = []
 
     def move(product: Product, quantity: Decimal, index: int | None) -> None:
@@ -170,7 +171,7 @@ def stock_reconciliation(
                 movement_type=SALE if quantity < 0 else RETURN, line=index,
             ))  # fmt: skip
 
-    for index, line in enumerate(lines):
+    for index, line in enumerate(replacement.lines):
         before = line.item
         if before is not None and before.product_id == line.product.pk:
             move(line.product, before.quantity - line.quantity, index)
@@ -178,7 +179,7 @@ def stock_reconciliation(
             if before is not None:
                 move(before.product, before.quantity, index)
             move(line.product, -line.quantity, index)
-    for item in removed:
+    for item in replacement.removed:
         move(item.product, item.quantity, None)
     return changes
 
@@ -211,19 +212,9 @@ def invoice_update(*, invoice: Invoice, actor: User, data: dict[str, Any]) -> In
     if "items" not in data:
         invoice.save()
     else:
-        existing = {
-            item.pk: item
-            for item in invoice.items.select_related("product").prefetch_related("taxes")
-        }
-        lines = lines_prepare(items=data["items"], existing=existing)
-        kept = {line.item.pk for line in lines if line.item is not None}
-        removed = [item for pk, item in existing.items() if pk not in kept]
-        changes = (
-            stock_reconciliation(invoice=invoice, lines=lines, removed=removed) if issued else []
-        )
-        document_totals_set(invoice, lines)
-        invoice.save()
-        lines_write(document=invoice, lines=lines, removed=removed)
+        replacement = items_replacement(document=invoice, items=data["items"])
+        changes = stock_reconciliation(invoice=invoice, replacement=replacement) if issued else []
+        replacement.write()
         if changes:
             stock_apply(
                 changes=changes, actor=actor, reference=invoice.document_number,

@@ -19,6 +19,7 @@ from billing.services.documents import (
     check_dates,
     check_products_active,
     document_totals_set,
+    items_replacement,
     lines_copy,
     lines_prepare,
     lines_write,
@@ -111,18 +112,7 @@ def quotation_update(*, quotation: Quotation, data: dict[str, Any]) -> Quotation
             setattr(quotation, name, data[name])
     check_dates(quotation.issue_date, quotation.due_date)
     if "items" in data:
-        existing = {
-            item.pk: item
-            for item in quotation.items.select_related("product").prefetch_related("taxes")
-        }
-        lines = lines_prepare(items=data["items"], existing=existing)
-        kept = {line.item.pk for line in lines if line.item is not None}
-        document_totals_set(quotation, lines)
-        quotation.save()
-        lines_write(
-            document=quotation, lines=lines,
-            removed=[item for pk, item in existing.items() if pk not in kept],
-        )  # fmt: skip
+        items_replacement(document=quotation, items=data["items"]).write()
     else:
         quotation.save()
     return quotation
