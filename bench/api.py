@@ -50,6 +50,7 @@ from contacts.models import Contact
 from contacts.services import contact_create
 from inventory.models import Product, StockMovement
 from inventory.services import InitialStock, category_create, product_create, tax_create
+from optiflow.money import CENT
 from tenants.models import Tenant, User, Workspace
 from tenants.services import tenant_provision, token_create, workspace_create
 
@@ -60,8 +61,6 @@ API = f"/t/{SLUG}/api/v1"
 
 CONTACTS, PRODUCTS, INVOICES, QUOTATIONS = 200, 300, 500, 100
 WARMUP = 3
-CENT = Decimal("0.01")
-
 READS = [
     "/contacts?per_page=100&include=addresses,balance",
     "/products?per_page=100&include=category,default_tax,stock,stock_levels",

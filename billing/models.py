@@ -14,10 +14,8 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from optiflow.money import AMOUNT, RATE
 from tenants.models import User, Workspace
-
-AMOUNT = {"max_digits": 14, "decimal_places": 2}
-RATE = {"max_digits": 5, "decimal_places": 2}
 
 
 class DocumentType(models.TextChoices):

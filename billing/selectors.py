@@ -4,13 +4,13 @@ invoice as single-record responses show it, and contact balances."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 
 from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from billing.models import Invoice
 from contacts.models import Contact
+from optiflow.money import AMOUNT, ZERO
 
 
 def invoice_get(*, pk: int) -> Invoice:
@@ -28,7 +28,7 @@ def contact_balances_annotate(
         contact=OuterRef("pk"), status__in=Invoice.BILLED_STATUSES, workspace_id__in=workspace_ids
     )
     billed = billed.order_by().values("contact")
-    zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
+    zero = Value(ZERO, output_field=DecimalField(**AMOUNT))
 
     def total(field: str) -> Coalesce:
         return Coalesce(Subquery(billed.annotate(total=Sum(field)).values("total")), zero)

@@ -25,11 +25,8 @@ from optiflow.api.serializers import (
     MoneyField,
     ScopedRelatedField,
 )
+from optiflow.money import AMOUNT, CENT, HUNDRED, RATE
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
-
-QUANTITY = {"max_digits": 14, "decimal_places": 2}
-RATE = {"max_digits": 5, "decimal_places": 2}
-
 
 # --- document series ------------------------------------------------------------------------
 
@@ -78,7 +75,7 @@ class DocumentItemSerializer(IncludableSerializer):
     product_id = serializers.IntegerField()
     product = ProductSerializer()
     description = serializers.CharField()
-    quantity = serializers.DecimalField(**QUANTITY)
+    quantity = serializers.DecimalField(**AMOUNT)
     unit_price = MoneyField()
     discount_rate = serializers.DecimalField(
         **RATE, allow_null=True, help_text="`null` when the discount was given as an amount."
@@ -186,19 +183,19 @@ class DocumentItemInputSerializer(serializers.Serializer):
     product_id = ScopedRelatedField(
         source="product", queryset=Product.objects.select_related("default_tax")
     )
-    quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.01"))
+    quantity = serializers.DecimalField(**AMOUNT, min_value=CENT)
     unit_price = serializers.DecimalField(
-        **QUANTITY, min_value=Decimal(0), required=False, help_text="Default: the product's price."
+        **AMOUNT, min_value=Decimal(0), required=False, help_text="Default: the product's price."
     )
     description = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="Default: the product's name."
     )
     discount_rate = serializers.DecimalField(
-        **RATE, min_value=Decimal(0), max_value=Decimal(100), required=False, allow_null=True,
+        **RATE, min_value=Decimal(0), max_value=HUNDRED, required=False, allow_null=True,
         help_text="Percent of the line subtotal. Send this or `discount_amount`.",
     )  # fmt: skip
     discount_amount = serializers.DecimalField(
-        **QUANTITY, min_value=Decimal(0), required=False, allow_null=True,
+        **AMOUNT, min_value=Decimal(0), required=False, allow_null=True,
         help_text="At most the line subtotal. Send this or `discount_rate`.",
     )  # fmt: skip
     tax_ids = serializers.ListField(
@@ -229,7 +226,7 @@ class DocumentItemUpdateSerializer(DocumentItemInputSerializer):
     product_id = ScopedRelatedField(
         source="product", queryset=Product.objects.select_related("default_tax"), required=False
     )
-    quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.01"), required=False)
+    quantity = serializers.DecimalField(**AMOUNT, min_value=CENT, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -284,7 +281,7 @@ DOCUMENT_NUMBER_HELP = (
 
 
 class PaymentInputSerializer(serializers.Serializer):
-    amount = MoneyField(min_value=Decimal("0.01"), help_text="At most the invoice's amount due.")
+    amount = MoneyField(min_value=CENT, help_text="At most the invoice's amount due.")
     method = serializers.ChoiceField(choices=Payment.Method.choices)
     paid_at = serializers.DateField(required=False, help_text="Default: today.")
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True)

@@ -11,16 +11,16 @@ inventory must not depend on billing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Lower
 
+from optiflow.money import AMOUNT, HUNDRED, RATE, money_round
 from tenants.models import Workspace
 
-CENT = Decimal("0.01")
 #: Why a reference keeps its target from being deleted (``optiflow.deletion``): each model
 #: declares ``in_use_reasons`` for its protecting foreign keys, field name → the 422's message.
 HAS_MOVEMENTS = "The product has stock movements; deactivate it instead."
@@ -28,8 +28,7 @@ HOLDS_STOCK = "The workspace holds stock records; it cannot be deleted."
 
 
 def amount_field(**kwargs) -> models.DecimalField:
-    """Money and quantities: 12 integer digits, 2 places, answered as ``"1500.00"``."""
-    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+    return models.DecimalField(**AMOUNT, **kwargs)
 
 
 # --- catalog --------------------------------------------------------------------------------
@@ -40,7 +39,7 @@ class Tax(models.Model):
     changes an existing document."""
 
     name = models.CharField(max_length=100)
-    rate = models.DecimalField(max_digits=5, decimal_places=2)
+    rate = models.DecimalField(**RATE)
     is_default = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -157,7 +156,7 @@ class Product(models.Model):
         profit = self.profit
         if profit is None:
             return None
-        return (profit * 100 / self.cost).quantize(CENT, rounding=ROUND_HALF_UP)
+        return money_round(profit * HUNDRED / self.cost)
 
 
 # --- stock ledger ---------------------------------------------------------------------------

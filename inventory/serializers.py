@@ -27,10 +27,9 @@ from optiflow.api.serializers import (
     MoneyField,
     ScopedRelatedField,
 )
+from optiflow.money import CENT, HUNDRED, RATE, ZERO
 from tenants.models import Workspace
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
-
-ZERO = Decimal("0")
 
 
 def non_negative(**kwargs) -> MoneyField:
@@ -49,9 +48,8 @@ class TaxSerializer(serializers.ModelSerializer):
 
 class TaxWriteSerializer(serializers.ModelSerializer):
     rate = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=ZERO, max_value=Decimal(100),
-        help_text="Percent, 0-100.",
-    )  # fmt: skip
+        **RATE, min_value=ZERO, max_value=HUNDRED, help_text="Percent, 0-100."
+    )
 
     class Meta:
         model = Tax
@@ -336,7 +334,7 @@ class StockTransferSerializer(IncludableModelSerializer):
 
 class StockTransferItemSerializer(serializers.Serializer):
     product_id = ScopedRelatedField(source="product", queryset=Product.objects.all())
-    quantity = MoneyField(min_value=Decimal("0.01"))
+    quantity = MoneyField(min_value=CENT)
 
     class Meta:
         list_serializer_class = BulkRelatedListSerializer

@@ -17,16 +17,11 @@ from typing import Any
 from django.db import connection
 
 from billing.models import Document, DocumentItem, LineTax
-from billing.money import (
-    MAX_AMOUNT,
-    DiscountExceedsSubtotal,
-    LineAmounts,
-    document_amounts,
-    line_amounts,
-)
+from billing.money import DiscountExceedsSubtotal, LineAmounts, document_amounts, line_amounts
 from contacts.models import Contact
 from inventory.models import Product
 from optiflow.errors import NON_FIELD, DomainError
+from optiflow.money import MAX_AMOUNT
 from tenants.models import Tenant
 
 DEFAULT_CURRENCY = "USD"

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Model, QuerySet
 from rest_framework import serializers
 
+from optiflow.money import AMOUNT
 from tenants.access import Access
 from tenants.models import Workspace
 
@@ -54,8 +55,8 @@ class MoneyField(serializers.DecimalField):
     """A decimal string with two places (``"1500.00"``); never a float."""
 
     def __init__(self, **kwargs) -> None:
-        kwargs.setdefault("max_digits", 14)
-        kwargs.setdefault("decimal_places", 2)
+        for name, value in AMOUNT.items():
+            kwargs.setdefault(name, value)
         kwargs.setdefault("coerce_to_string", True)
         super().__init__(**kwargs)
 
