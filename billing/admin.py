@@ -32,9 +32,15 @@ class DocumentSeriesForm(forms.ModelForm):
     class Meta:
         model = DocumentSeries
         fields = [
-            "name", "document_type", "prefix", "next_number", "padding", "end_number",
-            "valid_until", "is_active",
-        ]  # fmt: skip
+            "name",
+            "document_type",
+            "prefix",
+            "next_number",
+            "padding",
+            "end_number",
+            "valid_until",
+            "is_active",
+        ]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -81,8 +87,16 @@ class ReadOnlyMixin:
 
 class InvoiceItemInline(ReadOnlyMixin, admin.TabularInline):
     model = InvoiceItem
-    fields = ["product", "description", "quantity", "unit_price", "discount_amount",
-              "subtotal", "tax_amount", "total"]  # fmt: skip
+    fields = [
+        "product",
+        "description",
+        "quantity",
+        "unit_price",
+        "discount_amount",
+        "subtotal",
+        "tax_amount",
+        "total",
+    ]
 
 
 class QuotationItemInline(InvoiceItemInline):
@@ -96,8 +110,16 @@ class PaymentInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(Invoice, site=tenant_admin)
 class InvoiceAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["__str__", "contact", "workspace", "status", "issue_date", "due_date",
-                    "total_amount", "amount_due"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "contact",
+        "workspace",
+        "status",
+        "issue_date",
+        "due_date",
+        "total_amount",
+        "amount_due",
+    ]
     list_filter = ["status", "workspace"]
     list_select_related = ["contact", "workspace"]
     search_fields = ["document_number", "contact__name"]
@@ -106,8 +128,15 @@ class InvoiceAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Quotation, site=tenant_admin)
 class QuotationAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["document_number", "contact", "workspace", "status", "issue_date",
-                    "due_date", "total_amount"]  # fmt: skip
+    list_display = [
+        "document_number",
+        "contact",
+        "workspace",
+        "status",
+        "issue_date",
+        "due_date",
+        "total_amount",
+    ]
     list_filter = ["status", "workspace"]
     list_select_related = ["contact", "workspace"]
     search_fields = ["document_number", "contact__name"]
@@ -116,8 +145,7 @@ class QuotationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Payment, site=tenant_admin)
 class PaymentAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["payment_number", "invoice", "contact", "amount", "method", "paid_at",
-                    "status"]  # fmt: skip
+    list_display = ["payment_number", "invoice", "contact", "amount", "method", "paid_at", "status"]
     list_filter = ["status", "method"]
     list_select_related = ["invoice", "contact"]
     search_fields = ["payment_number", "invoice__document_number", "contact__name"]

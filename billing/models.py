@@ -47,7 +47,8 @@ class DocumentSeries(models.Model):
         verbose_name_plural = "document series"
         constraints = [
             models.UniqueConstraint(
-                fields=["document_type"], condition=Q(is_default=True),
+                fields=["document_type"],
+                condition=Q(is_default=True),
                 name="document_series_single_default",
             ),
             models.UniqueConstraint(
@@ -59,7 +60,7 @@ class DocumentSeries(models.Model):
             models.CheckConstraint(
                 condition=Q(padding__gte=1, padding__lte=12), name="document_series_padding_range"
             ),
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"

@@ -37,9 +37,13 @@ class DocumentAmounts:
 
 
 def line_amounts(
-    *, quantity: Decimal, unit_price: Decimal, discount_rate: Decimal | None = None,
-    discount_amount: Decimal | None = None, tax_rates: Sequence[Decimal] = (),
-) -> LineAmounts:  # fmt: skip
+    *,
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_rate: Decimal | None = None,
+    discount_amount: Decimal | None = None,
+    tax_rates: Sequence[Decimal] = (),
+) -> LineAmounts:
     """Subtotal = quantity x unit price; discount by rate (percent of the subtotal) or as an
     amount (at most the subtotal); each tax is a percent of the discounted subtotal."""
     subtotal = money_round(quantity * unit_price)

@@ -31,9 +31,16 @@ from tenants.serializers import UserSerializer, WorkspaceRefSerializer
 # --- document series ------------------------------------------------------------------------
 
 SERIES_FIELDS = [
-    "name", "document_type", "prefix", "next_number", "padding", "end_number", "valid_until",
-    "is_default", "is_active",
-]  # fmt: skip
+    "name",
+    "document_type",
+    "prefix",
+    "next_number",
+    "padding",
+    "end_number",
+    "valid_until",
+    "is_default",
+    "is_active",
+]
 
 
 class DocumentSeriesSerializer(serializers.ModelSerializer):
@@ -91,10 +98,21 @@ class DocumentItemSerializer(IncludableSerializer):
 
 
 DOCUMENT_FIELDS = [
-    "id", "workspace_id", "contact_id", "document_series_id", "document_number", "status",
-    "issue_date", "due_date", "payment_term", "currency", "subtotal_amount", "discount_amount",
-    "tax_amount", "total_amount",
-]  # fmt: skip
+    "id",
+    "workspace_id",
+    "contact_id",
+    "document_series_id",
+    "document_number",
+    "status",
+    "issue_date",
+    "due_date",
+    "payment_term",
+    "currency",
+    "subtotal_amount",
+    "discount_amount",
+    "tax_amount",
+    "total_amount",
+]
 DOCUMENT_INCLUDE_FIELDS = ("items", "contact", "document_series", "workspace", "created_by")
 
 
@@ -129,9 +147,17 @@ class InvoiceSummarySerializer(DocumentSerializer):
     class Meta:
         model = Invoice
         fields = [
-            *DOCUMENT_FIELDS, "amount_paid", "amount_due", "is_overdue", "notes",
-            "quotation_id", "created_by_id", "cancelled_at", "created_at", "updated_at",
-        ]  # fmt: skip
+            *DOCUMENT_FIELDS,
+            "amount_paid",
+            "amount_due",
+            "is_overdue",
+            "notes",
+            "quotation_id",
+            "created_by_id",
+            "cancelled_at",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -145,10 +171,23 @@ class PaymentSerializer(IncludableModelSerializer):
     class Meta:
         model = Payment
         fields = [
-            "id", "payment_number", "invoice_id", "contact_id", "amount", "method", "paid_at",
-            "reference", "notes", "status", "voided_at", "created_by_id", "created_at",
-            "updated_at", "invoice", "contact",
-        ]  # fmt: skip
+            "id",
+            "payment_number",
+            "invoice_id",
+            "contact_id",
+            "amount",
+            "method",
+            "paid_at",
+            "reference",
+            "notes",
+            "status",
+            "voided_at",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+            "invoice",
+            "contact",
+        ]
         read_only_fields = fields
         include_fields = ("invoice", "contact")
 
@@ -168,9 +207,14 @@ class QuotationSerializer(DocumentIncludes, DocumentSerializer):
     class Meta:
         model = Quotation
         fields = [
-            *DOCUMENT_FIELDS, "is_expired", "notes", "created_by_id", "created_at",
-            "updated_at", *DOCUMENT_INCLUDE_FIELDS,
-        ]  # fmt: skip
+            *DOCUMENT_FIELDS,
+            "is_expired",
+            "notes",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+            *DOCUMENT_INCLUDE_FIELDS,
+        ]
         read_only_fields = fields
         include_fields = DOCUMENT_INCLUDE_FIELDS
 
@@ -191,18 +235,28 @@ class DocumentItemInputSerializer(serializers.Serializer):
         max_length=500, required=False, allow_blank=True, help_text="Default: the product's name."
     )
     discount_rate = serializers.DecimalField(
-        **RATE, min_value=Decimal(0), max_value=HUNDRED, required=False, allow_null=True,
+        **RATE,
+        min_value=Decimal(0),
+        max_value=HUNDRED,
+        required=False,
+        allow_null=True,
         help_text="Percent of the line subtotal. Send this or `discount_amount`.",
-    )  # fmt: skip
+    )
     discount_amount = serializers.DecimalField(
-        **AMOUNT, min_value=Decimal(0), required=False, allow_null=True,
+        **AMOUNT,
+        min_value=Decimal(0),
+        required=False,
+        allow_null=True,
         help_text="At most the line subtotal. Send this or `discount_rate`.",
-    )  # fmt: skip
+    )
     tax_ids = serializers.ListField(
-        child=ScopedRelatedField(queryset=Tax.objects.all()), source="taxes", required=False,
-        max_length=10, help_text="Taxes of the line; default: the product's default tax. Each "
+        child=ScopedRelatedField(queryset=Tax.objects.all()),
+        source="taxes",
+        required=False,
+        max_length=10,
+        help_text="Taxes of the line; default: the product's default tax. Each "
         "tax's rate is copied onto the line.",
-    )  # fmt: skip
+    )
 
     class Meta:
         list_serializer_class = BulkRelatedListSerializer
@@ -245,10 +299,11 @@ class CurrencyField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("help_text", "ISO 4217 code; default: the tenant's currency.")
         super().__init__(
-            min_length=3, max_length=3,
+            min_length=3,
+            max_length=3,
             validators=[RegexValidator(r"^[A-Za-z]{3}$", "Use a three-letter ISO 4217 code.")],
             **kwargs,
-        )  # fmt: skip
+        )
 
     def to_internal_value(self, data: Any) -> str:
         return super().to_internal_value(data).upper()
@@ -269,9 +324,12 @@ def series_field(document_type: str, **kwargs: Any) -> serializers.Field:
     kwargs.setdefault("help_text", f"Default: the default {document_type} series.")
     series = DocumentSeries.objects.filter(document_type=document_type)
     return ScopedRelatedField(
-        source="document_series", queryset=series, noun=f"{document_type} series",
-        required=False, **kwargs,
-    )  # fmt: skip
+        source="document_series",
+        queryset=series,
+        noun=f"{document_type} series",
+        required=False,
+        **kwargs,
+    )
 
 
 DOCUMENT_NUMBER_HELP = (
@@ -295,10 +353,11 @@ class InvoiceCreateSerializer(DocumentInputSerializer):
         max_length=64, required=False, help_text=DOCUMENT_NUMBER_HELP
     )
     status = serializers.ChoiceField(
-        choices=[Invoice.Status.DRAFT, Invoice.Status.PENDING_PAYMENT], required=False,
+        choices=[Invoice.Status.DRAFT, Invoice.Status.PENDING_PAYMENT],
+        required=False,
         help_text='`"draft"` saves without issuing (no number, no stock movement); default: '
         "issue at once.",
-    )  # fmt: skip
+    )
     payment = PaymentInputSerializer(
         required=False, help_text="A first payment, recorded with the invoice."
     )
@@ -309,10 +368,12 @@ class InvoiceUpdateSerializer(DocumentInputSerializer):
         source="contact", queryset=Contact.objects.all(), required=False
     )
     items = DocumentItemUpdateSerializer(
-        many=True, allow_empty=False, required=False,
+        many=True,
+        allow_empty=False,
+        required=False,
         help_text="The whole new list: items with an `id` rewrite that line, the others are "
         "added, stored lines not sent are removed.",
-    )  # fmt: skip
+    )
     document_series_id = series_field(
         DocumentType.INVOICE, help_text="Drafts only: an issued invoice keeps its series."
     )
@@ -342,7 +403,7 @@ class QuotationUpdateSerializer(DocumentInputSerializer):
         required=False,
         help_text="draft → sent | approved | rejected | cancelled; sent → approved | rejected | "
         "cancelled; approved → cancelled. `converted` comes only from `/convert`.",
-    )  # fmt: skip
+    )
 
 
 class QuotationConvertSerializer(serializers.Serializer):

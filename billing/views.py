@@ -56,9 +56,15 @@ from optiflow.api.views import (
 #: Single-record answers embed the lines with their taxes.
 LINES = frozenset({"items", "items.taxes"})
 DOCUMENT_SORT = (
-    "issue_date", "due_date", "document_number", "total_amount", "status", "created_at",
-    "updated_at", "id",
-)  # fmt: skip
+    "issue_date",
+    "due_date",
+    "document_number",
+    "total_amount",
+    "status",
+    "created_at",
+    "updated_at",
+    "id",
+)
 
 
 DOCUMENT_INCLUDES = {
@@ -126,10 +132,14 @@ class InvoiceViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
         "record_payment": PaymentInputSerializer,
     }
     required_permissions = permission_table(
-        read="invoices:view", create="invoices:create", update="invoices:edit",
-        destroy="invoices:delete", issue="invoices:edit", payments="payments:view",
+        read="invoices:view",
+        create="invoices:create",
+        update="invoices:edit",
+        destroy="invoices:delete",
+        issue="invoices:edit",
+        payments="payments:view",
         record_payment="payments:create",
-    )  # fmt: skip
+    )
     workspace_scoped = True
     queryset = Invoice.objects.all()
     filterset_class = InvoiceFilterSet
@@ -148,9 +158,11 @@ class InvoiceViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
     def perform_create(self, data: dict[str, Any]) -> Invoice:
         draft = data.pop("status", None) == Invoice.Status.DRAFT
         return invoice_create(
-            workspace=self.request.access.require_workspace(), actor=self.request.user,
-            draft=draft, **data,
-        )  # fmt: skip
+            workspace=self.request.access.require_workspace(),
+            actor=self.request.user,
+            draft=draft,
+            **data,
+        )
 
     def perform_update(self, instance: Invoice, data: dict[str, Any]) -> Invoice:
         return invoice_update(invoice=instance, actor=self.request.user, data=data)
@@ -234,9 +246,12 @@ class QuotationViewSet(
         "convert": QuotationConvertSerializer,
     }
     required_permissions = permission_table(
-        read="quotations:view", create="quotations:create", update="quotations:edit",
-        destroy="quotations:delete", convert=("invoices:create", "quotations:edit"),
-    )  # fmt: skip
+        read="quotations:view",
+        create="quotations:create",
+        update="quotations:edit",
+        destroy="quotations:delete",
+        convert=("invoices:create", "quotations:edit"),
+    )
     workspace_scoped = True
     queryset = Quotation.objects.all()
     filterset_class = QuotationFilterSet

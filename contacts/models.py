@@ -71,10 +71,11 @@ class Address(models.Model):
         verbose_name_plural = "addresses"
         constraints = [
             models.UniqueConstraint(
-                fields=["contact", "type"], condition=models.Q(is_primary=True),
+                fields=["contact", "type"],
+                condition=models.Q(is_primary=True),
                 name="address_one_primary_per_type",
             ),
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return ", ".join(part for part in (self.line1, self.city, self.country) if part)

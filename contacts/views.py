@@ -31,9 +31,11 @@ class ContactViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
         ["create", "update", "partial_update"], ContactWriteSerializer
     )
     required_permissions = permission_table(
-        read="contacts:view", create="contacts:create", update="contacts:edit",
+        read="contacts:view",
+        create="contacts:create",
+        update="contacts:edit",
         destroy="contacts:delete",
-    )  # fmt: skip
+    )
     filterset_class = ContactFilterSet
     smart_fields = ("name", "email", "identification_number", "phone", "mobile")
     sort_fields = ("name", "created_at", "updated_at", "id")

@@ -74,8 +74,14 @@ class StockLevelAdmin(ReadOnlyAdmin):
 @admin.register(StockMovement, site=tenant_admin)
 class StockMovementAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at", "type", "product", "workspace", "quantity", "quantity_after", "reference",
-    ]  # fmt: skip
+        "created_at",
+        "type",
+        "product",
+        "workspace",
+        "quantity",
+        "quantity_after",
+        "reference",
+    ]
     list_filter = ["type", "workspace"]
     search_fields = ["product__name", "product__sku", "reference"]
     list_select_related = ["product", "workspace"]

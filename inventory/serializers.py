@@ -80,9 +80,15 @@ class CategoryWriteSerializer(serializers.ModelSerializer):
 # --- products -------------------------------------------------------------------------------
 
 LEVEL_FIELDS = [
-    "id", "product_id", "workspace_id", "quantity", "minimum_quantity", "status", "created_at",
+    "id",
+    "product_id",
+    "workspace_id",
+    "quantity",
+    "minimum_quantity",
+    "status",
+    "created_at",
     "updated_at",
-]  # fmt: skip
+]
 
 
 class ProductStockSerializer(serializers.ModelSerializer):
@@ -105,27 +111,50 @@ class ProductSerializer(IncludableModelSerializer):
         read_only=True, allow_null=True, help_text="price - cost; null without a positive cost."
     )
     profit_margin = serializers.DecimalField(
-        max_digits=None, decimal_places=2, read_only=True, allow_null=True,
+        max_digits=None,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
         help_text="Profit in percent of cost; null without a positive cost.",
-    )  # fmt: skip
+    )
     category = CategorySerializer(read_only=True, allow_null=True)
     default_tax = TaxSerializer(read_only=True, allow_null=True)
     stock = serializers.SerializerMethodField(
         help_text="The level in the request's workspace; null if there is none."
     )
     stock_levels = ProductStockSerializer(
-        source="visible_stock_levels", many=True, read_only=True,
+        source="visible_stock_levels",
+        many=True,
+        read_only=True,
         help_text="Levels in every workspace whose stock the caller may see.",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = Product
         fields = [
-            "id", "name", "sku", "barcode", "description", "product_type", "category_id", "unit",
-            "price", "cost", "track_stock", "allow_negative_stock", "is_active", "default_tax_id",
-            "profit", "profit_margin", "category", "default_tax", "stock", "stock_levels",
-            "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "name",
+            "sku",
+            "barcode",
+            "description",
+            "product_type",
+            "category_id",
+            "unit",
+            "price",
+            "cost",
+            "track_stock",
+            "allow_negative_stock",
+            "is_active",
+            "default_tax_id",
+            "profit",
+            "profit_margin",
+            "category",
+            "default_tax",
+            "stock",
+            "stock_levels",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
         include_fields = ("category", "default_tax", "stock", "stock_levels")
 
@@ -140,9 +169,12 @@ class ProductWriteSerializer(serializers.ModelSerializer):
     never track stock."""
 
     barcode = serializers.CharField(
-        max_length=64, allow_null=True, allow_blank=True, required=False,
+        max_length=64,
+        allow_null=True,
+        allow_blank=True,
+        required=False,
         help_text="Unique when set; empty means none.",
-    )  # fmt: skip
+    )
     category_id = ScopedRelatedField(
         source="category", queryset=Category.objects.all(), allow_null=True, required=False
     )
@@ -156,9 +188,20 @@ class ProductWriteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = [
-            "name", "sku", "barcode", "description", "product_type", "category_id", "unit",
-            "price", "cost", "track_stock", "allow_negative_stock", "is_active", "default_tax_id",
-        ]  # fmt: skip
+            "name",
+            "sku",
+            "barcode",
+            "description",
+            "product_type",
+            "category_id",
+            "unit",
+            "price",
+            "cost",
+            "track_stock",
+            "allow_negative_stock",
+            "is_active",
+            "default_tax_id",
+        ]
 
     def validate_sku(self, sku: str) -> str:
         return sku.strip()
@@ -182,9 +225,10 @@ class ProductInitialStockSerializer(serializers.Serializer):
 
 class ProductCreateSerializer(ProductWriteSerializer):
     initial_stock = ProductInitialStockSerializer(
-        many=True, required=False,
+        many=True,
+        required=False,
         help_text="Opening stock per workspace (needs `inventory:adjust` there).",
-    )  # fmt: skip
+    )
 
     class Meta(ProductWriteSerializer.Meta):
         fields = [*ProductWriteSerializer.Meta.fields, "initial_stock"]
@@ -225,9 +269,12 @@ class InitialStockSerializer(serializers.Serializer):
     unit_cost = non_negative(required=False, allow_null=True)
     notes = serializers.CharField(required=False, allow_blank=True)
     workspace_id = ScopedRelatedField(
-        source="workspace", queryset=Workspace.objects.all(), permission="inventory:adjust",
-        default=CurrentWorkspace(), help_text="Default: the request's workspace.",
-    )  # fmt: skip
+        source="workspace",
+        queryset=Workspace.objects.all(),
+        permission="inventory:adjust",
+        default=CurrentWorkspace(),
+        help_text="Default: the request's workspace.",
+    )
 
 
 class StockMovementSerializer(IncludableModelSerializer):
@@ -242,11 +289,26 @@ class StockMovementSerializer(IncludableModelSerializer):
     class Meta:
         model = StockMovement
         fields = [
-            "id", "product_id", "workspace_id", "type", "quantity", "quantity_before",
-            "quantity_after", "unit_cost", "reason", "reference", "notes", "invoice_id",
-            "transfer_id", "adjustment_id", "created_by_id", "product", "created_by",
-            "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "product_id",
+            "workspace_id",
+            "type",
+            "quantity",
+            "quantity_before",
+            "quantity_after",
+            "unit_cost",
+            "reason",
+            "reference",
+            "notes",
+            "invoice_id",
+            "transfer_id",
+            "adjustment_id",
+            "created_by_id",
+            "product",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
         include_fields = ("product", "created_by")
 
@@ -258,9 +320,15 @@ class StockAdjustmentLineSerializer(IncludableModelSerializer):
     class Meta:
         model = StockAdjustmentLine
         fields = [
-            "id", "product_id", "quantity", "reason", "notes", "quantity_before", "quantity_after",
+            "id",
+            "product_id",
+            "quantity",
+            "reason",
+            "notes",
+            "quantity_before",
+            "quantity_after",
             "product",
-        ]  # fmt: skip
+        ]
         read_only_fields = fields
         include_fields = ("product",)
 
@@ -274,9 +342,16 @@ class StockAdjustmentSerializer(IncludableModelSerializer):
     class Meta:
         model = StockAdjustment
         fields = [
-            "id", "workspace_id", "reference", "notes", "created_by_id", "items", "created_by",
-            "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "workspace_id",
+            "reference",
+            "notes",
+            "created_by_id",
+            "items",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
         include_fields = ("items", "created_by")
 
@@ -325,9 +400,19 @@ class StockTransferSerializer(IncludableModelSerializer):
     class Meta:
         model = StockTransfer
         fields = [
-            "id", "from_workspace_id", "to_workspace_id", "reference", "notes", "created_by_id",
-            "items", "from_workspace", "to_workspace", "created_by", "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "from_workspace_id",
+            "to_workspace_id",
+            "reference",
+            "notes",
+            "created_by_id",
+            "items",
+            "from_workspace",
+            "to_workspace",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
         include_fields = ("items", "from_workspace", "to_workspace", "created_by")
 
@@ -345,9 +430,12 @@ class StockTransferCreateSerializer(serializers.Serializer):
         source="to_workspace", queryset=Workspace.objects.all(), permission="inventory:transfer"
     )
     from_workspace_id = ScopedRelatedField(
-        source="from_workspace", queryset=Workspace.objects.all(), permission="inventory:transfer",
-        default=CurrentWorkspace(), help_text="Default: the request's workspace.",
-    )  # fmt: skip
+        source="from_workspace",
+        queryset=Workspace.objects.all(),
+        permission="inventory:transfer",
+        default=CurrentWorkspace(),
+        help_text="Default: the request's workspace.",
+    )
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)
     items = StockTransferItemSerializer(many=True, allow_empty=False)

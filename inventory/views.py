@@ -63,9 +63,11 @@ WRITE_ACTIONS = ("create", "update", "partial_update")
 TIMESTAMP_SORTS = ("created_at", "updated_at", "id")
 #: The permissions of a catalog resource under ``products:*`` (categories and products).
 CATALOG_PERMISSIONS = permission_table(
-    read="products:view", create="products:create", update="products:edit",
+    read="products:view",
+    create="products:create",
+    update="products:edit",
     destroy="products:delete",
-)  # fmt: skip
+)
 
 
 # --- catalog --------------------------------------------------------------------------------
@@ -241,10 +243,18 @@ class StockMovementViewSet(ListMixin, RetrieveMixin, ApiViewSet):
     include_prefetches = {"product": ("product",), "created_by": ("created_by",)}
 
 
-@extend_schema_view(create=extend_schema(parameters=[OpenApiParameter(
-    WORKSPACE_HEADER, int, location=OpenApiParameter.HEADER,
-    description="Workspace used when the body has no `workspace_id`.",
-)]))  # fmt: skip
+@extend_schema_view(
+    create=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                WORKSPACE_HEADER,
+                int,
+                location=OpenApiParameter.HEADER,
+                description="Workspace used when the body has no `workspace_id`.",
+            )
+        ]
+    )
+)
 class InitialStockViewSet(CreateMixin, ApiViewSet):
     """Record the opening stock of a product in a workspace (default: the request's; needs
     `inventory:adjust` there), once per product and workspace: later changes are adjustments
@@ -285,9 +295,11 @@ class StockAdjustmentViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
     def perform_create(self, data: dict[str, Any]) -> StockAdjustment:
         items = [services.AdjustmentItem(**item) for item in data.pop("items")]
         return services.stock_adjustment_create(
-            workspace=self.request.access.require_workspace(), actor=self.request.user,
-            items=items, **data,
-        )  # fmt: skip
+            workspace=self.request.access.require_workspace(),
+            actor=self.request.user,
+            items=items,
+            **data,
+        )
 
 
 class StockTransferViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
@@ -324,6 +336,9 @@ class StockTransferViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
     def perform_create(self, data: dict[str, Any]) -> StockTransfer:
         items = [services.TransferItem(**item) for item in data.pop("items")]
         return services.stock_transfer_create(
-            from_workspace=data.pop("from_workspace"), to_workspace=data.pop("to_workspace"),
-            actor=self.request.user, items=items, **data,
-        )  # fmt: skip
+            from_workspace=data.pop("from_workspace"),
+            to_workspace=data.pop("to_workspace"),
+            actor=self.request.user,
+            items=items,
+            **data,
+        )

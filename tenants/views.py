@@ -183,10 +183,15 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
     # Administration is decided on the record (door 2): the permission must be held in the
     # workspace being changed, which need not be the request's.
     required_permissions = permission_table(
-        read=AUTHENTICATED, create="workspaces:manage", update=AUTHENTICATED,
-        destroy=AUTHENTICATED, switch=AUTHENTICATED, members=AUTHENTICATED,
-        member_add=AUTHENTICATED, member=AUTHENTICATED,
-    )  # fmt: skip
+        read=AUTHENTICATED,
+        create="workspaces:manage",
+        update=AUTHENTICATED,
+        destroy=AUTHENTICATED,
+        switch=AUTHENTICATED,
+        members=AUTHENTICATED,
+        member_add=AUTHENTICATED,
+        member=AUTHENTICATED,
+    )
     record_checks = {
         **dict.fromkeys(
             ["update", "partial_update", "member_add", "member"],

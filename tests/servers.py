@@ -39,10 +39,22 @@ def gunicorn(
             port = free_port()
             log = stack.enter_context(tempfile.TemporaryFile())
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "optiflow.wsgi", "--workers", "1",
-                 "--bind", f"127.0.0.1:{port}", *options],
-                cwd=ROOT, env=environment, stdout=log, stderr=log,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "optiflow.wsgi",
+                    "--workers",
+                    "1",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    *options,
+                ],
+                cwd=ROOT,
+                env=environment,
+                stdout=log,
+                stderr=log,
+            )
             stack.callback(stop, process)
             url = f"http://127.0.0.1:{port}"
             wait_until_serving(url, process, log)

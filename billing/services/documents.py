@@ -142,9 +142,12 @@ def lines_prepare(
 
 
 def line_tax_copies(
-    item: dict[str, Any], stored: DocumentItem | None, product: Product,
-    problems: ErrorCollector, path: str,
-) -> tuple[TaxCopy, ...]:  # fmt: skip
+    item: dict[str, Any],
+    stored: DocumentItem | None,
+    product: Product,
+    problems: ErrorCollector,
+    path: str,
+) -> tuple[TaxCopy, ...]:
     if "taxes" in item:
         copies = []
         for position, tax in enumerate(item["taxes"]):
@@ -162,9 +165,13 @@ def line_tax_copies(
 
 
 def priced_line(
-    item: dict[str, Any], stored: DocumentItem | None, product: Product,
-    taxes: tuple[TaxCopy, ...], problems: ErrorCollector, path: str,
-) -> Line | None:  # fmt: skip
+    item: dict[str, Any],
+    stored: DocumentItem | None,
+    product: Product,
+    taxes: tuple[TaxCopy, ...],
+    problems: ErrorCollector,
+    path: str,
+) -> Line | None:
     same_product = stored is not None and product.pk == stored.product_id
     quantity = item.get("quantity", stored.quantity if stored else None)
     unit_price = item.get("unit_price", stored.unit_price if same_product else product.price)
@@ -178,9 +185,12 @@ def priced_line(
         rate = given = None
     try:
         amounts = line_amounts(
-            quantity=quantity, unit_price=unit_price, discount_rate=rate,
-            discount_amount=given, tax_rates=[t.rate for t in taxes],
-        )  # fmt: skip
+            quantity=quantity,
+            unit_price=unit_price,
+            discount_rate=rate,
+            discount_amount=given,
+            tax_rates=[t.rate for t in taxes],
+        )
     except DiscountExceedsSubtotal as error:
         problems.add(f"{path}.discount_amount", str(error))
         return None
@@ -230,11 +240,23 @@ def lines_copy(items: Iterable[DocumentItem]) -> list[Line]:
             item.discount_amount if item.discount_rate is None and item.discount_amount else None
         )
         amounts = line_amounts(
-            quantity=item.quantity, unit_price=item.unit_price, discount_rate=item.discount_rate,
-            discount_amount=given, tax_rates=[t.rate for t in taxes],
-        )  # fmt: skip
-        lines.append(Line(item.product, item.description, item.quantity, item.unit_price,
-                          item.discount_rate, taxes, amounts))  # fmt: skip
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            discount_rate=item.discount_rate,
+            discount_amount=given,
+            tax_rates=[t.rate for t in taxes],
+        )
+        lines.append(
+            Line(
+                item.product,
+                item.description,
+                item.quantity,
+                item.unit_price,
+                item.discount_rate,
+                taxes,
+                amounts,
+            )
+        )
     return lines
 
 
@@ -249,9 +271,16 @@ def document_totals_set(document: Document, lines: Iterable[Line]) -> None:
 
 
 ITEM_FIELDS = [
-    "product", "description", "quantity", "unit_price", "discount_rate", "discount_amount",
-    "subtotal", "tax_amount", "total",
-]  # fmt: skip
+    "product",
+    "description",
+    "quantity",
+    "unit_price",
+    "discount_rate",
+    "discount_amount",
+    "subtotal",
+    "tax_amount",
+    "total",
+]
 
 
 def lines_write(

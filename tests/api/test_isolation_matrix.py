@@ -85,13 +85,15 @@ D = Decimal
 UNAUTHENTICATED = {"message": "Unauthenticated."}
 
 #: The only (method, route) pairs that answer without a token (SPEC §3, §10).
-PUBLIC = frozenset({
-    ("GET", "health"),
-    ("GET", "schema"),
-    ("GET", "docs"),
-    ("GET", "redoc"),
-    ("POST", "auth/token"),
-})  # fmt: skip
+PUBLIC = frozenset(
+    {
+        ("GET", "health"),
+        ("GET", "schema"),
+        ("GET", "docs"),
+        ("GET", "redoc"),
+        ("POST", "auth/token"),
+    }
+)
 
 #: Resources shared by every workspace of a tenant. SPEC §8.1–§8.4 says so for contacts, taxes,
 #: categories and products; document series (§8.6) and users (§4) have no workspace either.
@@ -375,17 +377,23 @@ def matrix(tenant, owner, main, branch) -> Matrix:
     product = ProductFactory(category=category, default_tax=tax)
     level = give_stock(product, main, "100", actor=owner)
     adjustment = stock_adjustment_create(
-        workspace=main, actor=owner,
+        workspace=main,
+        actor=owner,
         items=[AdjustmentItem(product=product, quantity=D("-1"), reason="damaged")],
-    )  # fmt: skip
+    )
     transfer = stock_transfer_create(
-        from_workspace=main, to_workspace=warehouse, actor=owner,
+        from_workspace=main,
+        to_workspace=warehouse,
+        actor=owner,
         items=[TransferItem(product=product, quantity=D("2"))],
-    )  # fmt: skip
+    )
     invoice = make_invoice(
-        workspace=main, actor=owner, contact=contact, items=[item(product, 3)],
+        workspace=main,
+        actor=owner,
+        contact=contact,
+        items=[item(product, 3)],
         payment={"amount": D("1.00"), "method": "cash"},
-    )  # fmt: skip
+    )
     quotation = make_quotation(workspace=main, actor=owner, contact=contact, items=[item(product)])
     member = UserFactory(name="Main Member")
     Membership.objects.create(user=member, workspace=main, role="member")
@@ -414,11 +422,13 @@ def matrix(tenant, owner, main, branch) -> Matrix:
     # editable, convertible).
     own = {
         Workspace: branch,
-        Invoice: make_invoice(workspace=branch, actor=owner, contact=contact,
-                              items=[item(product)], draft=True),
-        Quotation: make_quotation(workspace=branch, actor=owner, contact=contact,
-                                  items=[item(product)]),
-    }  # fmt: skip
+        Invoice: make_invoice(
+            workspace=branch, actor=owner, contact=contact, items=[item(product)], draft=True
+        ),
+        Quotation: make_quotation(
+            workspace=branch, actor=owner, contact=contact, items=[item(product)]
+        ),
+    }
     return Matrix(main, branch, records, {"user_id": member}, hidden, own)
 
 
@@ -591,13 +601,15 @@ BODY_REFERENCES = [
     if isinstance(field, ScopedRelatedField)
 ]
 #: The body references this matrix listed by hand before it derived them: still covered.
-HAND_KEPT_BEFORE = frozenset({
-    ("POST", "payments", "invoice_id"),
-    ("POST", "stock-transfers", "from_workspace_id"),
-    ("POST", "stock-transfers", "to_workspace_id"),
-    ("POST", "initial-stock", "workspace_id"),
-    ("POST", "products", "initial_stock.0.workspace_id"),
-})  # fmt: skip
+HAND_KEPT_BEFORE = frozenset(
+    {
+        ("POST", "payments", "invoice_id"),
+        ("POST", "stock-transfers", "from_workspace_id"),
+        ("POST", "stock-transfers", "to_workspace_id"),
+        ("POST", "initial-stock", "workspace_id"),
+        ("POST", "products", "initial_stock.0.workspace_id"),
+    }
+)
 
 
 def test_every_id_in_a_body_is_a_scoped_field(capsys):
@@ -711,18 +723,20 @@ def call_with(api: ApiClient, method: str, path: str, body: dict[str, Any]):
 NARROW_ABILITIES = ["contacts:view"]
 #: What a token limited to ``NARROW_ABILITIES`` reaches: the routes open to any token, and
 #: contact reads. Everything else, the token routes included, is ``403``.
-REACHED_BY_NARROW_TOKEN = frozenset({
-    ("GET", "me"),
-    ("GET", "tokens"),
-    ("GET", "workspaces"),
-    ("GET", "workspaces/{pk}"),
-    ("GET", "workspaces/{pk}/members"),
-    ("POST", "workspaces/{pk}/switch"),
-    ("GET", "taxes"),
-    ("GET", "taxes/{pk}"),
-    ("GET", "contacts"),
-    ("GET", "contacts/{pk}"),
-})  # fmt: skip
+REACHED_BY_NARROW_TOKEN = frozenset(
+    {
+        ("GET", "me"),
+        ("GET", "tokens"),
+        ("GET", "workspaces"),
+        ("GET", "workspaces/{pk}"),
+        ("GET", "workspaces/{pk}/members"),
+        ("POST", "workspaces/{pk}/switch"),
+        ("GET", "taxes"),
+        ("GET", "taxes/{pk}"),
+        ("GET", "contacts"),
+        ("GET", "contacts/{pk}"),
+    }
+)
 
 
 def test_a_narrow_token_reaches_only_what_its_abilities_allow(matrix, client, tenant, owner):

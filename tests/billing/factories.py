@@ -51,18 +51,26 @@ def service_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def make_invoice(
-    *, workspace: Workspace, actor: User, contact: Contact, items: list[dict[str, Any]],
+    *,
+    workspace: Workspace,
+    actor: User,
+    contact: Contact,
+    items: list[dict[str, Any]],
     **fields: Any,
-) -> Invoice:  # fmt: skip
+) -> Invoice:
     return invoice_create(
         workspace=workspace, actor=actor, contact=contact, items=service_items(items), **fields
     )
 
 
 def make_quotation(
-    *, workspace: Workspace, actor: User, contact: Contact, items: list[dict[str, Any]],
+    *,
+    workspace: Workspace,
+    actor: User,
+    contact: Contact,
+    items: list[dict[str, Any]],
     **fields: Any,
-) -> Quotation:  # fmt: skip
+) -> Quotation:
     return quotation_create(
         workspace=workspace, actor=actor, contact=contact, items=service_items(items), **fields
     )

@@ -20,8 +20,15 @@ def admin_client(client, tenant):
 
 
 def series_form(series: DocumentSeries, **changes) -> dict:
-    fields = ["name", "document_type", "prefix", "next_number", "padding", "is_default",
-              "is_active"]  # fmt: skip
+    fields = [
+        "name",
+        "document_type",
+        "prefix",
+        "next_number",
+        "padding",
+        "is_default",
+        "is_active",
+    ]
     data = {name: getattr(series, name) for name in fields}
     data.update(end_number="", valid_until="", **changes)
     return {k: v for k, v in data.items() if v is not False}
@@ -47,12 +54,20 @@ def test_a_series_is_edited_in_the_admin_under_the_api_rules(admin_client):
 
 
 def test_documents_are_viewable_but_read_only(admin_client, owner, main, customer, widget):
-    invoice = make_invoice(workspace=main, actor=owner, contact=customer, items=[item(widget)],
-                           payment={"amount": Decimal("5.00"), "method": "cash"})  # fmt: skip
+    invoice = make_invoice(
+        workspace=main,
+        actor=owner,
+        contact=customer,
+        items=[item(widget)],
+        payment={"amount": Decimal("5.00"), "method": "cash"},
+    )
     quotation = make_quotation(workspace=main, actor=owner, contact=customer, items=[item(widget)])
 
-    for path in (f"invoice/{invoice.pk}", f"quotation/{quotation.pk}",
-                 f"payment/{invoice.payments.get().pk}"):  # fmt: skip
+    for path in (
+        f"invoice/{invoice.pk}",
+        f"quotation/{quotation.pk}",
+        f"payment/{invoice.payments.get().pk}",
+    ):
         page = admin_client.get(f"{ADMIN}/{path}/change/")
         assert page.status_code == 200
         assert b'name="_save"' not in page.content

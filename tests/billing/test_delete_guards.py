@@ -40,8 +40,9 @@ def test_a_product_on_a_document_line_cannot_be_deleted(api, owner, main, custom
 
 def test_a_tax_on_a_document_line_cannot_be_deleted(api, owner, main, customer, gadget):
     levy = TaxFactory(name="Levy")
-    make_invoice(workspace=main, actor=owner, contact=customer,
-                 items=[item(gadget, tax_ids=[levy.pk])])  # fmt: skip
+    make_invoice(
+        workspace=main, actor=owner, contact=customer, items=[item(gadget, tax_ids=[levy.pk])]
+    )
 
     response = api.delete(f"/taxes/{levy.pk}")
 
@@ -60,8 +61,9 @@ def test_a_workspace_holding_documents_cannot_be_deleted(api, owner, branch, cus
 
 def test_a_reference_without_a_declared_reason_is_still_refused_in_words(owner, main, customer):
     """Series are never deleted through the API; a script deleting a used one is told why."""
-    invoice = make_invoice(workspace=main, actor=owner, contact=customer,
-                           items=[item(ProductFactory())], draft=True)  # fmt: skip
+    invoice = make_invoice(
+        workspace=main, actor=owner, contact=customer, items=[item(ProductFactory())], draft=True
+    )
 
     with pytest.raises(RecordInUse) as refused:
         delete_or_refuse(invoice.document_series)
