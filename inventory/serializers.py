@@ -79,6 +79,22 @@ class CategoryWriteSerializer(serializers.ModelSerializer):
 
 # --- products -------------------------------------------------------------------------------
 
+#: A product's own fields, as written and (with its id and computed figures) as answered.
+PRODUCT_FIELDS = [
+    "name",
+    "sku",
+    "barcode",
+    "description",
+    "product_type",
+    "category_id",
+    "unit",
+    "price",
+    "cost",
+    "track_stock",
+    "allow_negative_stock",
+    "is_active",
+    "default_tax_id",
+]
 LEVEL_FIELDS = [
     "id",
     "product_id",
@@ -133,19 +149,7 @@ class ProductSerializer(IncludableModelSerializer):
         model = Product
         fields = [
             "id",
-            "name",
-            "sku",
-            "barcode",
-            "description",
-            "product_type",
-            "category_id",
-            "unit",
-            "price",
-            "cost",
-            "track_stock",
-            "allow_negative_stock",
-            "is_active",
-            "default_tax_id",
+            *PRODUCT_FIELDS,
             "profit",
             "profit_margin",
             "category",
@@ -187,21 +191,7 @@ class ProductWriteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = [
-            "name",
-            "sku",
-            "barcode",
-            "description",
-            "product_type",
-            "category_id",
-            "unit",
-            "price",
-            "cost",
-            "track_stock",
-            "allow_negative_stock",
-            "is_active",
-            "default_tax_id",
-        ]
+        fields = PRODUCT_FIELDS
 
     def validate_sku(self, sku: str) -> str:
         return sku.strip()
