@@ -50,6 +50,7 @@ from contacts.models import Contact
 from contacts.services import contact_create
 from inventory.models import Product, StockMovement
 from inventory.services import InitialStock, category_create, product_create, tax_create
+from optiflow.money import CENT
 from tenants.models import Tenant, User, Workspace
 from tenants.services import tenant_provision, token_create, workspace_create
 
@@ -60,8 +61,6 @@ API = f"/t/{SLUG}/api/v1"
 
 CONTACTS, PRODUCTS, INVOICES, QUOTATIONS = 200, 300, 500, 100
 WARMUP = 3
-CENT = Decimal("0.01")
-
 READS = [
     "/contacts?per_page=100&include=addresses,balance",
     "/products?per_page=100&include=category,default_tax,stock,stock_levels",
@@ -125,17 +124,26 @@ def seed_contacts() -> None:
     for n in range(CONTACTS):
         city = rng.choice(["Lisbon", "Madrid", "Lyon", "Turin", "Ghent", "Bremen"])
         addresses = [
-            {"type": kind, "line1": f"{n + 1} {kind.title()} Street", "city": city,
-             "country": "EU", "is_primary": True}
+            {
+                "type": kind,
+                "line1": f"{n + 1} {kind.title()} Street",
+                "city": city,
+                "country": "EU",
+                "is_primary": True,
+            }
             for kind in ("billing", "shipping")
-        ]  # fmt: skip
+        ]
         contact_create(
-            name=f"Contact {n:03d}", contact_type=rng.choice(kinds),
-            email=f"contact{n}@bench.test", phone=f"+1 555 {n:04d}",
-            identification_type="tax_id", identification_number=f"TX-{10000 + n}",
-            credit_limit=Decimal(rng.randrange(0, 20000, 500)), addresses=addresses,
+            name=f"Contact {n:03d}",
+            contact_type=rng.choice(kinds),
+            email=f"contact{n}@bench.test",
+            phone=f"+1 555 {n:04d}",
+            identification_type="tax_id",
+            identification_number=f"TX-{10000 + n}",
+            credit_limit=Decimal(rng.randrange(0, 20000, 500)),
+            addresses=addresses,
             metadata={"segment": rng.choice(["retail", "trade", "online"])},
-        )  # fmt: skip
+        )
 
 
 @transaction.atomic
@@ -152,32 +160,43 @@ def seed_products(*, owner: User, workspaces: Sequence[Workspace]) -> None:
     ]
     parents = [category_create(name=name) for name in ("Hardware", "Garden", "Office")]
     categories = parents + [
-        category_create(name=f"{parent.name} {n}", parent=parent) for parent in parents
+        category_create(name=f"{parent.name} {n}", parent=parent)
+        for parent in parents
         for n in range(1, 4)
-    ]  # fmt: skip
+    ]
     for n in range(PRODUCTS):
         price = Decimal(rng.randint(100, 50000)) / 100
         cost = (price * Decimal(rng.uniform(0.4, 0.8))).quantize(CENT)
         service = n % 15 == 0
         opening = [
-            InitialStock(workspace, Decimal(rng.randint(150, 400)),
-                         minimum_quantity=Decimal(rng.randint(5, 40)), unit_cost=cost)
+            InitialStock(
+                workspace,
+                Decimal(rng.randint(150, 400)),
+                minimum_quantity=Decimal(rng.randint(5, 40)),
+                unit_cost=cost,
+            )
             for index, workspace in enumerate(workspaces)
             if not service and (index == 0 or n % 2 == 0)
-        ]  # fmt: skip
+        ]
         product_create(
-            actor=owner, name=f"Product {n:03d}", sku=f"BN-{n:04d}", barcode=f"BN{n:010d}",
-            product_type="service" if service else "physical", price=price, cost=cost,
-            category=rng.choice(categories), default_tax=rng.choices(taxes, [8, 3, 1])[0],
+            actor=owner,
+            name=f"Product {n:03d}",
+            sku=f"BN-{n:04d}",
+            barcode=f"BN{n:010d}",
+            product_type="service" if service else "physical",
+            price=price,
+            cost=cost,
+            category=rng.choice(categories),
+            default_tax=rng.choices(taxes, [8, 3, 1])[0],
             initial_stock=opening,
-        )  # fmt: skip
+        )
         if (n + 1) % 100 == 0:
             log(f"  {n + 1} products")
 
 
 def document_items(rng: random.Random, products: Sequence[Product], lines: int) -> list[dict]:
     return [
-        {"product_id": product.pk, "quantity": Decimal(rng.randint(1, 3))}
+        {"product": product, "quantity": Decimal(rng.randint(1, 3))}
         for product in rng.sample(products, lines)
     ]
 
@@ -196,10 +215,13 @@ def seed_quotations(*, owner: User, workspace: Workspace) -> None:
     for _ in range(QUOTATIONS):
         issue_date = today - dt.timedelta(days=rng.randint(0, 90))
         quotation_create(
-            workspace=workspace, actor=owner, contact=rng.choice(contacts),
-            items=document_items(rng, products, rng.randint(2, 4)), issue_date=issue_date,
+            workspace=workspace,
+            actor=owner,
+            contact=rng.choice(contacts),
+            items=document_items(rng, products, rng.randint(2, 4)),
+            issue_date=issue_date,
             due_date=issue_date + dt.timedelta(days=30),
-        )  # fmt: skip
+        )
 
 
 @transaction.atomic
@@ -213,17 +235,23 @@ def seed_invoices(*, owner: User, workspace: Workspace) -> None:
     for n in range(INVOICES):
         issue_date = today - dt.timedelta(days=rng.randint(0, 365))
         invoice = invoice_create(
-            workspace=workspace, actor=owner, contact=rng.choice(contacts),
-            items=document_items(rng, products, rng.randint(3, 5)), issue_date=issue_date,
+            workspace=workspace,
+            actor=owner,
+            contact=rng.choice(contacts),
+            items=document_items(rng, products, rng.randint(3, 5)),
+            issue_date=issue_date,
             due_date=issue_date + dt.timedelta(days=30),
-        )  # fmt: skip
+        )
         share = rng.choice([None, None, Decimal(1), Decimal("0.5")])
         if share is not None:
             paid_at = min(today, issue_date + dt.timedelta(days=rng.randint(0, 40)))
             payment_create(
-                invoice=invoice, actor=owner, amount=(invoice.total_amount * share).quantize(CENT),
-                method=rng.choice(Payment.Method.values), paid_at=paid_at,
-            )  # fmt: skip
+                invoice=invoice,
+                actor=owner,
+                amount=(invoice.total_amount * share).quantize(CENT),
+                method=rng.choice(Payment.Method.values),
+                paid_at=paid_at,
+            )
         if (n + 1) % 100 == 0:
             log(f"  {n + 1} invoices")
 
@@ -305,9 +333,13 @@ def bench_invoice_write(client: Client, body: dict[str, Any], runs: int) -> list
         samples_for(create, runs), samples_for(void, runs), strict=True
     ):
         response = timed(
-            create_sample, 201, client.post, f"{API}/invoices", data=body,
+            create_sample,
+            201,
+            client.post,
+            f"{API}/invoices",
+            data=body,
             content_type="application/json",
-        )  # fmt: skip
+        )
         invoice_id = response.json()["data"]["id"]
         timed(void_sample, 204, client.delete, f"{API}/invoices/{invoice_id}")
     return [create, void]
@@ -318,11 +350,16 @@ def table(timings: Sequence[Timing]) -> str:
     rows = []
     for t in timings:
         low, high = min(t.queries), max(t.queries)
-        rows.append((
-            t.label, f"{statistics.median(t.millis):.1f}", f"{percentile(t.millis, 95):.1f}",
-            f"{max(t.millis):.1f}", str(int(statistics.median(t.sizes))),
-            str(low) if low == high else f"{low}-{high}",
-        ))  # fmt: skip
+        rows.append(
+            (
+                t.label,
+                f"{statistics.median(t.millis):.1f}",
+                f"{percentile(t.millis, 95):.1f}",
+                f"{max(t.millis):.1f}",
+                str(int(statistics.median(t.sizes))),
+                str(low) if low == high else f"{low}-{high}",
+            )
+        )
     return format_table(header, rows)
 
 
@@ -339,9 +376,12 @@ def positive_int(value: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--requests", type=positive_int, default=30, metavar="N",
+        "--requests",
+        type=positive_int,
+        default=30,
+        metavar="N",
         help=f"measured requests per endpoint, after {WARMUP} warm-up ones (default 30)",
-    )  # fmt: skip
+    )
     runs = parser.parse_args().requests
 
     call_command("migrate_schemas", verbosity=0)

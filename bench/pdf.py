@@ -84,30 +84,52 @@ def seed() -> dict[int, list[int]]:
         workspace = Workspace.objects.get(is_default=True)
         company_demo.seed(owner=owner, workspaces=[workspace])
         contact = contact_create(
-            name="Ærøskøbing Ελληνικά Кириллица Ltd", contact_type="customer",
-            email="ap@customer.test", identification_type="tax_id", identification_number="DK 1",
-            addresses=[{"type": "billing", "line1": "Vestergade 1", "city": "Ærøskøbing",
-                        "postal_code": "5970", "country": "Denmark", "is_primary": True}],
-        )  # fmt: skip
+            name="Ærøskøbing Ελληνικά Кириллица Ltd",
+            contact_type="customer",
+            email="ap@customer.test",
+            identification_type="tax_id",
+            identification_number="DK 1",
+            addresses=[
+                {
+                    "type": "billing",
+                    "line1": "Vestergade 1",
+                    "city": "Ærøskøbing",
+                    "postal_code": "5970",
+                    "country": "Denmark",
+                    "is_primary": True,
+                }
+            ],
+        )
         vat = tax_create(name="VAT", rate=Decimal("25.00"))
         product = product_create(
-            actor=owner, name="Consulting", sku="PDF-1", product_type="service",
-            price=Decimal("95.00"), default_tax=vat,
-        )  # fmt: skip
+            actor=owner,
+            name="Consulting",
+            sku="PDF-1",
+            product_type="service",
+            price=Decimal("95.00"),
+            default_tax=vat,
+        )
         for index, lines in enumerate([*SIZES, *[ZIP_LINES] * ZIP_COUNT]):
             items = [
-                {"product_id": product.pk, "quantity": Decimal(n % 5 + 1),
-                 "description": f"Consulting, week {n + 1}: analysis and report",
-                 **({"discount_rate": Decimal(10)} if n % 4 == 0 else {})}
+                {
+                    "product_id": product.pk,
+                    "quantity": Decimal(n % 5 + 1),
+                    "description": f"Consulting, week {n + 1}: analysis and report",
+                    **({"discount_rate": Decimal(10)} if n % 4 == 0 else {}),
+                }
                 for n in range(lines)
-            ]  # fmt: skip
+            ]
             invoice = invoice_create(
-                workspace=workspace, actor=owner, contact=contact, items=items,
+                workspace=workspace,
+                actor=owner,
+                contact=contact,
+                items=items,
                 notes="Thank you for your order.",
-            )  # fmt: skip
+            )
             if index % 2:
-                payment_create(invoice=invoice, actor=owner, amount=Decimal("50.00"),
-                               method="bank_transfer")  # fmt: skip
+                payment_create(
+                    invoice=invoice, actor=owner, amount=Decimal("50.00"), method="bank_transfer"
+                )
     by_lines: dict[int, list[int]] = {}
     for invoice in Invoice.objects.order_by("id").prefetch_related("items"):
         by_lines.setdefault(len(invoice.items.all()), []).append(invoice.pk)
@@ -141,10 +163,14 @@ class Case:
 
     def row(self) -> tuple[str, ...]:
         return (
-            self.label, f"{statistics.median(self.wall):.1f}", f"{percentile(self.wall, 95):.1f}",
-            f"{statistics.median(self.cpu):.1f}", str(self.size), self.pages,
+            self.label,
+            f"{statistics.median(self.wall):.1f}",
+            f"{percentile(self.wall, 95):.1f}",
+            f"{statistics.median(self.cpu):.1f}",
+            str(self.size),
+            self.pages,
             ",".join(map(str, sorted(self.queries))),
-        )  # fmt: skip
+        )
 
 
 def ok(response) -> bytes:
@@ -156,10 +182,13 @@ def ok(response) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--runs", type=int, default=20, metavar="N",
+        "--runs",
+        type=int,
+        default=20,
+        metavar="N",
         help=f"measured runs of each single document, after {WARMUP} warm-up ones (default "
         "20); the ZIP runs a fifth as often",
-    )  # fmt: skip
+    )
     runs = max(1, parser.parse_args().runs)
 
     call_command("migrate_schemas", verbosity=0)
@@ -201,9 +230,11 @@ def main() -> None:
     archive.pages = f"{ZIP_COUNT} PDFs"
     cases.append(archive)
 
-    print(f"Tenant '{SLUG}'; {runs} runs of each document ({max(1, runs // 5)} of the ZIP) "
-          f"after {WARMUP} warm-up, in-process. First render of the process (fonts loaded): "
-          f"{cold:.1f} ms.\n")  # fmt: skip
+    print(
+        f"Tenant '{SLUG}'; {runs} runs of each document ({max(1, runs // 5)} of the ZIP) "
+        f"after {WARMUP} warm-up, in-process. First render of the process (fonts loaded): "
+        f"{cold:.1f} ms.\n"
+    )
     header = ("what", "p50 ms", "p95 ms", "cpu p50 ms", "bytes", "pages", "queries")
     print(format_table(header, [case.row() for case in cases]))
 

@@ -37,8 +37,17 @@ class DocumentSeriesAdmin(ServiceAdmin):
 
     list_display = ["name", "document_type", "prefix", "next_number", "is_default", "is_active"]
     list_filter = ["document_type", "is_active"]
-    fields = ["name", "document_type", "prefix", "next_number", "padding", "end_number",
-              "valid_until", "is_default", "is_active"]  # fmt: skip
+    fields = [
+        "name",
+        "document_type",
+        "prefix",
+        "next_number",
+        "padding",
+        "end_number",
+        "valid_until",
+        "is_default",
+        "is_active",
+    ]
 
     def service_create(self, request: HttpRequest, data: dict, form) -> DocumentSeries:
         return document_series_create(**data)
@@ -73,8 +82,16 @@ class OverdueFilter(admin.SimpleListFilter):
 class InvoiceItemInline(ReadOnlyInline):
     model = InvoiceItem
     show_change_link = False
-    fields = ["product", "description", "quantity", "unit_price", "discount_amount",
-              "subtotal", "tax_amount", "total"]  # fmt: skip
+    fields = [
+        "product",
+        "description",
+        "quantity",
+        "unit_price",
+        "discount_amount",
+        "subtotal",
+        "tax_amount",
+        "total",
+    ]
 
 
 class QuotationItemInline(InvoiceItemInline):
@@ -89,8 +106,13 @@ class PaymentInline(ReadOnlyInline):
 @admin.register(Invoice, site=tenant_admin)
 class InvoiceAdmin(DocumentMoneyMixin, ReadOnlyAdmin):
     list_display = ["__str__", "contact", "status", "issue_date", "due_date", "total", "due"]
-    list_filter = ["status", OverdueFilter, ("issue_date", RangeDateFilter),
-                   ("due_date", RangeDateFilter), "workspace"]  # fmt: skip
+    list_filter = [
+        "status",
+        OverdueFilter,
+        ("issue_date", RangeDateFilter),
+        ("due_date", RangeDateFilter),
+        "workspace",
+    ]
     list_filter_submit = True
     list_select_related = ["contact"]
     search_fields = ["document_number", "contact__name"]
@@ -104,8 +126,12 @@ class InvoiceAdmin(DocumentMoneyMixin, ReadOnlyAdmin):
 @admin.register(Quotation, site=tenant_admin)
 class QuotationAdmin(DocumentMoneyMixin, ReadOnlyAdmin):
     list_display = ["document_number", "contact", "status", "issue_date", "due_date", "total"]
-    list_filter = ["status", ("issue_date", RangeDateFilter), ("due_date", RangeDateFilter),
-                   "workspace"]  # fmt: skip
+    list_filter = [
+        "status",
+        ("issue_date", RangeDateFilter),
+        ("due_date", RangeDateFilter),
+        "workspace",
+    ]
     list_filter_submit = True
     list_select_related = ["contact"]
     search_fields = ["document_number", "contact__name"]
@@ -114,8 +140,7 @@ class QuotationAdmin(DocumentMoneyMixin, ReadOnlyAdmin):
 
 @admin.register(Payment, site=tenant_admin)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ["payment_number", "invoice", "contact", "paid", "method", "paid_at",
-                    "status"]  # fmt: skip
+    list_display = ["payment_number", "invoice", "contact", "paid", "method", "paid_at", "status"]
     list_filter = ["status", "method", ("paid_at", RangeDateFilter)]
     list_filter_submit = True
     list_select_related = ["invoice", "contact"]

@@ -6,18 +6,11 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from billing.selectors import contact_balances_annotate
-        from billing.services import guards
         from billing.services.numbering import document_series_provision
         from contacts.selectors import CONTACT_INCLUDE_FIGURES, ContactFigures
-        from contacts.services import CONTACT_DELETE_GUARDS
-        from inventory.services import PRODUCT_DELETE_GUARDS, TAX_DELETE_GUARDS
-        from tenants.services import PROVISIONING_HOOKS, WORKSPACE_DELETE_GUARDS
+        from tenants.services import PROVISIONING_HOOKS
 
         PROVISIONING_HOOKS.append(document_series_provision)
-        CONTACT_DELETE_GUARDS.append(guards.contact_has_documents)
-        PRODUCT_DELETE_GUARDS.append(guards.product_on_documents)
-        TAX_DELETE_GUARDS.append(guards.tax_on_documents)
-        WORKSPACE_DELETE_GUARDS.append(guards.workspace_has_documents)
         CONTACT_INCLUDE_FIGURES["balance"] = ContactFigures(
             permission="invoices:view", annotate=contact_balances_annotate
         )

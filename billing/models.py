@@ -14,10 +14,8 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from optiflow.money import AMOUNT, RATE
 from tenants.models import User, Workspace
-
-AMOUNT = {"max_digits": 14, "decimal_places": 2}
-RATE = {"max_digits": 5, "decimal_places": 2}
 
 
 class DocumentType(models.TextChoices):
@@ -49,7 +47,8 @@ class DocumentSeries(models.Model):
         verbose_name_plural = "document series"
         constraints = [
             models.UniqueConstraint(
-                fields=["document_type"], condition=Q(is_default=True),
+                fields=["document_type"],
+                condition=Q(is_default=True),
                 name="document_series_single_default",
             ),
             models.UniqueConstraint(
@@ -61,7 +60,7 @@ class DocumentSeries(models.Model):
             models.CheckConstraint(
                 condition=Q(padding__gte=1, padding__lte=12), name="document_series_padding_range"
             ),
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
@@ -95,6 +94,12 @@ class Document(models.Model):
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    #: Why these references keep their target from being deleted (``optiflow.deletion``).
+    in_use_reasons = {
+        "workspace": "The workspace holds quotations or invoices.",
+        "contact": "The contact has quotations, invoices or payments; set it inactive instead.",
+    }
 
     class Meta:
         abstract = True
@@ -217,6 +222,8 @@ class DocumentItem(models.Model):
     tax_amount = models.DecimalField(**AMOUNT, default=Decimal("0.00"))
     total = models.DecimalField(**AMOUNT)
 
+    in_use_reasons = {"product": "The product is on document lines; deactivate it instead."}
+
     class Meta:
         abstract = True
 
@@ -256,6 +263,8 @@ class LineTax(models.Model):
     name = models.CharField(max_length=200)
     rate = models.DecimalField(**RATE)
     amount = models.DecimalField(**AMOUNT)
+
+    in_use_reasons = {"tax": "The tax is used on document lines; deactivate it instead."}
 
     class Meta:
         abstract = True
@@ -313,6 +322,8 @@ class Payment(models.Model):
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    in_use_reasons = {"contact": Document.in_use_reasons["contact"]}
 
     class Meta:
         ordering = ["-paid_at", "-id"]

@@ -1,34 +1,21 @@
 """Document arithmetic (SPEC §8.7), shared by invoices and quotations.
 
 Pure functions on ``Decimal``: no ORM, no settings. Every amount is rounded half-up to cents
-*per line*, and document totals are sums of those rounded line amounts, so the figures a
-client adds up from the lines always equal the document's totals.
+(``optiflow.money.money_round``) *per line*, and document totals are sums of those rounded line
+amounts, so the figures a client adds up from the lines always equal the document's totals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
-HUNDRED = Decimal(100)
-#: The largest amount a document stores (its money columns hold 14 digits).
-MAX_AMOUNT = Decimal("999999999999.99")
+from optiflow.money import ZERO, money_round, percent_of
 
 
 class DiscountExceedsSubtotal(ValueError):
     """A line's discount amount is larger than its subtotal."""
-
-
-def money_round(value: Decimal) -> Decimal:
-    """The one rounding rule: half-up to two places."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def percent_of(amount: Decimal, rate: Decimal) -> Decimal:
-    return money_round(amount * rate / HUNDRED)
 
 
 @dataclass(frozen=True)
@@ -50,9 +37,13 @@ class DocumentAmounts:
 
 
 def line_amounts(
-    *, quantity: Decimal, unit_price: Decimal, discount_rate: Decimal | None = None,
-    discount_amount: Decimal | None = None, tax_rates: Sequence[Decimal] = (),
-) -> LineAmounts:  # fmt: skip
+    *,
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_rate: Decimal | None = None,
+    discount_amount: Decimal | None = None,
+    tax_rates: Sequence[Decimal] = (),
+) -> LineAmounts:
     """Subtotal = quantity x unit price; discount by rate (percent of the subtotal) or as an
     amount (at most the subtotal); each tax is a percent of the discounted subtotal."""
     subtotal = money_round(quantity * unit_price)

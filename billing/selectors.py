@@ -1,8 +1,10 @@
-"""Reads of billing: the querysets behind the endpoints, and contact balances."""
+"""Reads of billing beyond a model's plain rows (those are the viewsets' ``queryset``): an
+invoice as single-record responses show it, and contact balances."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
@@ -10,16 +12,9 @@ from typing import TypeVar
 from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from billing.models import DocumentSeries, Invoice, Payment, Quotation
+from billing.models import Invoice, Quotation
 from contacts.models import Contact
-
-
-def document_series_list() -> QuerySet[DocumentSeries]:
-    return DocumentSeries.objects.all()
-
-
-def invoice_list() -> QuerySet[Invoice]:
-    return Invoice.objects.all()
+from optiflow.money import AMOUNT, ZERO
 
 
 def invoice_get(*, pk: int) -> Invoice:
@@ -40,25 +35,17 @@ def documents_printable(documents: QuerySet[Printable]) -> QuerySet[Printable]:
     return documents.prefetch_related("payments") if documents.model is Invoice else documents
 
 
-def quotation_list() -> QuerySet[Quotation]:
-    return Quotation.objects.all()
-
-
-def payment_list() -> QuerySet[Payment]:
-    return Payment.objects.all()
-
-
 def contact_balances_annotate(
-    contacts: QuerySet[Contact], workspace_ids: list[int] | None = None
+    contacts: QuerySet[Contact], workspace_ids: Iterable[int]
 ) -> QuerySet[Contact]:
     """Add ``total_invoiced``, ``total_paid`` and ``balance_due`` over each contact's issued,
-    non-cancelled invoices (drafts do not count) of ``workspace_ids`` (``None``: all), as
-    correlated subqueries of the same SELECT: no query per contact."""
-    billed = Invoice.objects.filter(contact=OuterRef("pk"), status__in=Invoice.BILLED_STATUSES)
-    if workspace_ids is not None:
-        billed = billed.filter(workspace_id__in=workspace_ids)
+    non-cancelled invoices (drafts do not count) of ``workspace_ids`` (the caller's visible
+    ones), as correlated subqueries of the same SELECT: no query per contact."""
+    billed = Invoice.objects.filter(
+        contact=OuterRef("pk"), status__in=Invoice.BILLED_STATUSES, workspace_id__in=workspace_ids
+    )
     billed = billed.order_by().values("contact")
-    zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
+    zero = Value(ZERO, output_field=DecimalField(**AMOUNT))
 
     def total(field: str) -> Coalesce:
         return Coalesce(Subquery(billed.annotate(total=Sum(field)).values("total")), zero)

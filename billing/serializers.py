@@ -16,32 +16,32 @@ from rest_framework import serializers
 from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
 from contacts.models import Contact
 from contacts.serializers import ContactSerializer
+from inventory.models import Product, Tax
 from inventory.serializers import ProductSerializer
 from optiflow.api.serializers import (
+    BulkRelatedListSerializer,
     IncludableModelSerializer,
     IncludableSerializer,
     MoneyField,
+    ScopedRelatedField,
     VisibleIdsField,
 )
+from optiflow.money import AMOUNT, CENT, HUNDRED, RATE
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
-
-QUANTITY = {"max_digits": 14, "decimal_places": 2}
-RATE = {"max_digits": 5, "decimal_places": 2}
-
-
-def related_field(queryset, source: str, label: str, **kwargs: Any) -> serializers.Field:
-    return serializers.PrimaryKeyRelatedField(
-        queryset=queryset, source=source,
-        error_messages={"does_not_exist": f"The selected {label} does not exist."}, **kwargs,
-    )  # fmt: skip
-
 
 # --- document series ------------------------------------------------------------------------
 
 SERIES_FIELDS = [
-    "name", "document_type", "prefix", "next_number", "padding", "end_number", "valid_until",
-    "is_default", "is_active",
-]  # fmt: skip
+    "name",
+    "document_type",
+    "prefix",
+    "next_number",
+    "padding",
+    "end_number",
+    "valid_until",
+    "is_default",
+    "is_active",
+]
 
 
 class DocumentSeriesSerializer(serializers.ModelSerializer):
@@ -83,7 +83,7 @@ class DocumentItemSerializer(IncludableSerializer):
     product_id = serializers.IntegerField()
     product = ProductSerializer()
     description = serializers.CharField()
-    quantity = serializers.DecimalField(**QUANTITY)
+    quantity = serializers.DecimalField(**AMOUNT)
     unit_price = MoneyField()
     discount_rate = serializers.DecimalField(
         **RATE, allow_null=True, help_text="`null` when the discount was given as an amount."
@@ -99,10 +99,21 @@ class DocumentItemSerializer(IncludableSerializer):
 
 
 DOCUMENT_FIELDS = [
-    "id", "workspace_id", "contact_id", "document_series_id", "document_number", "status",
-    "issue_date", "due_date", "payment_term", "currency", "subtotal_amount", "discount_amount",
-    "tax_amount", "total_amount",
-]  # fmt: skip
+    "id",
+    "workspace_id",
+    "contact_id",
+    "document_series_id",
+    "document_number",
+    "status",
+    "issue_date",
+    "due_date",
+    "payment_term",
+    "currency",
+    "subtotal_amount",
+    "discount_amount",
+    "tax_amount",
+    "total_amount",
+]
 DOCUMENT_INCLUDE_FIELDS = ("items", "contact", "document_series", "workspace", "created_by")
 
 
@@ -137,9 +148,17 @@ class InvoiceSummarySerializer(DocumentSerializer):
     class Meta:
         model = Invoice
         fields = [
-            *DOCUMENT_FIELDS, "amount_paid", "amount_due", "is_overdue", "notes",
-            "quotation_id", "created_by_id", "cancelled_at", "created_at", "updated_at",
-        ]  # fmt: skip
+            *DOCUMENT_FIELDS,
+            "amount_paid",
+            "amount_due",
+            "is_overdue",
+            "notes",
+            "quotation_id",
+            "created_by_id",
+            "cancelled_at",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -153,10 +172,23 @@ class PaymentSerializer(IncludableModelSerializer):
     class Meta:
         model = Payment
         fields = [
-            "id", "payment_number", "invoice_id", "contact_id", "amount", "method", "paid_at",
-            "reference", "notes", "status", "voided_at", "created_by_id", "created_at",
-            "updated_at", "invoice", "contact",
-        ]  # fmt: skip
+            "id",
+            "payment_number",
+            "invoice_id",
+            "contact_id",
+            "amount",
+            "method",
+            "paid_at",
+            "reference",
+            "notes",
+            "status",
+            "voided_at",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+            "invoice",
+            "contact",
+        ]
         read_only_fields = fields
         include_fields = ("invoice", "contact")
 
@@ -176,9 +208,14 @@ class QuotationSerializer(DocumentIncludes, DocumentSerializer):
     class Meta:
         model = Quotation
         fields = [
-            *DOCUMENT_FIELDS, "is_expired", "notes", "created_by_id", "created_at",
-            "updated_at", *DOCUMENT_INCLUDE_FIELDS,
-        ]  # fmt: skip
+            *DOCUMENT_FIELDS,
+            "is_expired",
+            "notes",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+            *DOCUMENT_INCLUDE_FIELDS,
+        ]
         read_only_fields = fields
         include_fields = DOCUMENT_INCLUDE_FIELDS
 
@@ -187,35 +224,51 @@ class QuotationSerializer(DocumentIncludes, DocumentSerializer):
 
 
 class DocumentItemInputSerializer(serializers.Serializer):
-    product_id = serializers.IntegerField(min_value=1)
-    quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.01"))
+    # The line's default tax is read for every line: loaded with the products.
+    product_id = ScopedRelatedField(
+        source="product", queryset=Product.objects.select_related("default_tax")
+    )
+    quantity = serializers.DecimalField(**AMOUNT, min_value=CENT)
     unit_price = serializers.DecimalField(
-        **QUANTITY, min_value=Decimal(0), required=False, help_text="Default: the product's price."
+        **AMOUNT, min_value=Decimal(0), required=False, help_text="Default: the product's price."
     )
     description = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="Default: the product's name."
     )
     discount_rate = serializers.DecimalField(
-        **RATE, min_value=Decimal(0), max_value=Decimal(100), required=False, allow_null=True,
+        **RATE,
+        min_value=Decimal(0),
+        max_value=HUNDRED,
+        required=False,
+        allow_null=True,
         help_text="Percent of the line subtotal. Send this or `discount_amount`.",
-    )  # fmt: skip
+    )
     discount_amount = serializers.DecimalField(
-        **QUANTITY, min_value=Decimal(0), required=False, allow_null=True,
+        **AMOUNT,
+        min_value=Decimal(0),
+        required=False,
+        allow_null=True,
         help_text="At most the line subtotal. Send this or `discount_rate`.",
-    )  # fmt: skip
+    )
     tax_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=10,
-        help_text="Taxes of the line; default: the product's default tax. Each tax's rate is "
-        "copied onto the line.",
-    )  # fmt: skip
+        child=ScopedRelatedField(queryset=Tax.objects.all()),
+        source="taxes",
+        required=False,
+        max_length=10,
+        help_text="Taxes of the line; default: the product's default tax. Each "
+        "tax's rate is copied onto the line.",
+    )
+
+    class Meta:
+        list_serializer_class = BulkRelatedListSerializer
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("discount_rate") is not None and attrs.get("discount_amount") is not None:
             raise serializers.ValidationError(
                 {"discount_amount": ["Send discount_rate or discount_amount, not both."]}
             )
-        tax_ids = attrs.get("tax_ids", [])
-        if len(set(tax_ids)) != len(tax_ids):
+        taxes = attrs.get("taxes", [])
+        if len(set(taxes)) != len(taxes):
             raise serializers.ValidationError({"tax_ids": ["A tax appears twice."]})
         return attrs
 
@@ -225,16 +278,18 @@ class DocumentItemUpdateSerializer(DocumentItemInputSerializer):
     one without is a new line."""
 
     id = serializers.IntegerField(required=False, help_text="A stored line of this document.")
-    product_id = serializers.IntegerField(min_value=1, required=False)
-    quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.01"), required=False)
+    product_id = ScopedRelatedField(
+        source="product", queryset=Product.objects.select_related("default_tax"), required=False
+    )
+    quantity = serializers.DecimalField(**AMOUNT, min_value=CENT, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         if "id" not in attrs:
             missing = {
                 name: ["This field is required for a new item."]
-                for name in ("product_id", "quantity")
-                if name not in attrs
+                for name, source in (("product_id", "product"), ("quantity", "quantity"))
+                if source not in attrs
             }
             if missing:
                 raise serializers.ValidationError(missing)
@@ -245,10 +300,11 @@ class CurrencyField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("help_text", "ISO 4217 code; default: the tenant's currency.")
         super().__init__(
-            min_length=3, max_length=3,
+            min_length=3,
+            max_length=3,
             validators=[RegexValidator(r"^[A-Za-z]{3}$", "Use a three-letter ISO 4217 code.")],
             **kwargs,
-        )  # fmt: skip
+        )
 
     def to_internal_value(self, data: Any) -> str:
         return super().to_internal_value(data).upper()
@@ -257,7 +313,7 @@ class CurrencyField(serializers.CharField):
 class DocumentInputSerializer(serializers.Serializer):
     """Fields shared by the create and update bodies of invoices and quotations."""
 
-    contact_id = related_field(Contact.objects.all(), "contact", "contact")
+    contact_id = ScopedRelatedField(source="contact", queryset=Contact.objects.all())
     issue_date = serializers.DateField(required=False, help_text="Default: today.")
     due_date = serializers.DateField(required=False, allow_null=True)
     payment_term = serializers.CharField(max_length=100, required=False, allow_blank=True)
@@ -267,10 +323,14 @@ class DocumentInputSerializer(serializers.Serializer):
 
 def series_field(document_type: str, **kwargs: Any) -> serializers.Field:
     kwargs.setdefault("help_text", f"Default: the default {document_type} series.")
-    return related_field(
-        DocumentSeries.objects.filter(document_type=document_type), "document_series",
-        f"{document_type} series", required=False, **kwargs,
-    )  # fmt: skip
+    series = DocumentSeries.objects.filter(document_type=document_type)
+    return ScopedRelatedField(
+        source="document_series",
+        queryset=series,
+        noun=f"{document_type} series",
+        required=False,
+        **kwargs,
+    )
 
 
 DOCUMENT_NUMBER_HELP = (
@@ -280,7 +340,7 @@ DOCUMENT_NUMBER_HELP = (
 
 
 class PaymentInputSerializer(serializers.Serializer):
-    amount = MoneyField(min_value=Decimal("0.01"), help_text="At most the invoice's amount due.")
+    amount = MoneyField(min_value=CENT, help_text="At most the invoice's amount due.")
     method = serializers.ChoiceField(choices=Payment.Method.choices)
     paid_at = serializers.DateField(required=False, help_text="Default: today.")
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -294,22 +354,27 @@ class InvoiceCreateSerializer(DocumentInputSerializer):
         max_length=64, required=False, help_text=DOCUMENT_NUMBER_HELP
     )
     status = serializers.ChoiceField(
-        choices=[Invoice.Status.DRAFT, Invoice.Status.PENDING_PAYMENT], required=False,
+        choices=[Invoice.Status.DRAFT, Invoice.Status.PENDING_PAYMENT],
+        required=False,
         help_text='`"draft"` saves without issuing (no number, no stock movement); default: '
         "issue at once.",
-    )  # fmt: skip
+    )
     payment = PaymentInputSerializer(
         required=False, help_text="A first payment, recorded with the invoice."
     )
 
 
 class InvoiceUpdateSerializer(DocumentInputSerializer):
-    contact_id = related_field(Contact.objects.all(), "contact", "contact", required=False)
+    contact_id = ScopedRelatedField(
+        source="contact", queryset=Contact.objects.all(), required=False
+    )
     items = DocumentItemUpdateSerializer(
-        many=True, allow_empty=False, required=False,
+        many=True,
+        allow_empty=False,
+        required=False,
         help_text="The whole new list: items with an `id` rewrite that line, the others are "
         "added, stored lines not sent are removed.",
-    )  # fmt: skip
+    )
     document_series_id = series_field(
         DocumentType.INVOICE, help_text="Drafts only: an issued invoice keeps its series."
     )
@@ -330,14 +395,16 @@ class QuotationCreateSerializer(DocumentInputSerializer):
 
 
 class QuotationUpdateSerializer(DocumentInputSerializer):
-    contact_id = related_field(Contact.objects.all(), "contact", "contact", required=False)
+    contact_id = ScopedRelatedField(
+        source="contact", queryset=Contact.objects.all(), required=False
+    )
     items = DocumentItemUpdateSerializer(many=True, allow_empty=False, required=False)
     status = serializers.ChoiceField(
         choices=[c for c in Quotation.Status.choices if c[0] != Quotation.Status.CONVERTED],
         required=False,
         help_text="draft → sent | approved | rejected | cancelled; sent → approved | rejected | "
         "cancelled; approved → cancelled. `converted` comes only from `/convert`.",
-    )  # fmt: skip
+    )
 
 
 class QuotationConvertSerializer(serializers.Serializer):
@@ -348,26 +415,18 @@ class QuotationConvertSerializer(serializers.Serializer):
 
 class DocumentIdsSerializer(serializers.Serializer):
     ids = VisibleIdsField(
-        allow_empty=False, max_length=100,
+        allow_empty=False,
+        max_length=100,
         error_messages={"max_length": "At most 100 documents at a time."},
         help_text="1 to 100 ids of the current workspace's documents, each once; ids it does "
         "not hold are named in the `422`, as unknown ids are.",
-    )  # fmt: skip
+    )
 
 
 # --- payments: input ------------------------------------------------------------------------
 
 
-class WorkspaceInvoiceField(serializers.PrimaryKeyRelatedField):
-    """An invoice of the request's workspace; another workspace's is "does not exist"."""
-
-    def get_queryset(self):
-        workspace = self.context["request"].access.require_workspace()
-        return super().get_queryset().filter(workspace=workspace)
-
-
 class PaymentCreateSerializer(PaymentInputSerializer):
-    invoice_id = WorkspaceInvoiceField(
-        queryset=Invoice.objects.all(), source="invoice",
-        error_messages={"does_not_exist": "The selected invoice does not exist."},
-    )  # fmt: skip
+    invoice_id = ScopedRelatedField(
+        source="invoice", queryset=Invoice.objects.all(), workspace_lookup="workspace"
+    )

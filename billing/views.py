@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -50,6 +50,7 @@ from billing.services.quotations import (
     quotation_update,
 )
 from company.selectors import company_get
+from optiflow.api.permissions import permission_table
 from optiflow.api.renderers import FileNegotiation, FileRenderer, PDFRenderer, ZipRenderer
 from optiflow.api.views import (
     ApiViewSet,
@@ -62,11 +63,16 @@ from optiflow.api.views import (
 
 #: Single-record answers embed the lines with their taxes.
 LINES = frozenset({"items", "items.taxes"})
-DOCUMENT_SORT = {
-    name: name
-    for name in ("issue_date", "due_date", "document_number", "total_amount", "status",
-                 "created_at", "updated_at", "id")
-}  # fmt: skip
+DOCUMENT_SORT = (
+    "issue_date",
+    "due_date",
+    "document_number",
+    "total_amount",
+    "status",
+    "created_at",
+    "updated_at",
+    "id",
+)
 
 
 DOCUMENT_INCLUDES = {
@@ -113,9 +119,11 @@ class DocumentFilesMixin:
 
     @extend_schema(request=None)
     @action(
-        detail=True, methods=["get"], renderer_classes=[PDFRenderer],
+        detail=True,
+        methods=["get"],
+        renderer_classes=[PDFRenderer],
         content_negotiation_class=FileNegotiation,
-    )  # fmt: skip
+    )
     def pdf(self, request: Request, pk: str) -> Response:
         """The document as a PDF, whatever `Accept` says (the detail URL also answers one to
         `Accept: application/pdf`). Shown inline, named by its number (`INV-0001.pdf`; a draft
@@ -130,9 +138,12 @@ class DocumentFilesMixin:
         )
 
     @action(
-        detail=False, methods=["post"], url_path="pdf", renderer_classes=[ZipRenderer],
+        detail=False,
+        methods=["post"],
+        url_path="pdf",
+        renderer_classes=[ZipRenderer],
         content_negotiation_class=FileNegotiation,
-    )  # fmt: skip
+    )
     def pdf_archive(self, request: Request) -> Response:
         """A ZIP of the PDFs of up to 100 documents of the current workspace, each named by its
         number as `GET /{id}/pdf` names it, in the order of `ids`. An id of a document the
@@ -154,20 +165,18 @@ class DocumentSeriesViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, 
     (one starting another), and once a series has numbered documents its type and prefix are
     fixed and its `next_number` only moves forward."""
 
+    queryset = DocumentSeries.objects.all()
     serializer_class = DocumentSeriesSerializer
     input_serializers = dict.fromkeys(
         ["create", "update", "partial_update"], DocumentSeriesWriteSerializer
     )
-    required_permissions = dict.fromkeys(
-        ["list", "retrieve", "create", "update", "partial_update"], "settings:manage"
+    required_permissions = permission_table(
+        read="settings:manage", create="settings:manage", update="settings:manage"
     )
     filterset_class = DocumentSeriesFilterSet
-    sort_fields = {name: name for name in ("id", "name", "document_type", "created_at")}
+    sort_fields = ("id", "name", "document_type", "created_at")
     default_sort = "document_type,name"
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
-
-    def base_queryset(self) -> QuerySet[DocumentSeries]:
-        return selectors.document_series_list()
 
     def perform_create(self, data: dict[str, Any]) -> DocumentSeries:
         return document_series_create(**data)
@@ -177,9 +186,14 @@ class DocumentSeriesViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, 
 
 
 class InvoiceViewSet(
-    DocumentFilesMixin, ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin,
+    DocumentFilesMixin,
+    ListMixin,
+    RetrieveMixin,
+    CreateMixin,
+    UpdateMixin,
+    DestroyMixin,
     ApiViewSet,
-):  # fmt: skip
+):
     """Invoices of the current workspace. Creating one issues it at once (number, `sale` stock
     movements, status `pending_payment`) unless `status` is `"draft"`; a stock shortage on any
     line is a `422` on `items.N.quantity` and nothing is written. Money fields are computed
@@ -204,29 +218,25 @@ class InvoiceViewSet(
         "record_payment": PaymentInputSerializer,
         "pdf_archive": DocumentIdsSerializer,
     }
-    required_permissions = {
-        "list": "invoices:view",
-        "retrieve": "invoices:view",
-        "pdf": "invoices:view",
-        "pdf_archive": "invoices:view",
-        "create": "invoices:create",
-        "update": "invoices:edit",
-        "partial_update": "invoices:edit",
-        "destroy": "invoices:delete",
-        "issue": "invoices:edit",
-        "payments": "payments:view",
-        "record_payment": "payments:create",
-    }
+    required_permissions = permission_table(
+        read="invoices:view",
+        pdf="invoices:view",
+        pdf_archive="invoices:view",
+        create="invoices:create",
+        update="invoices:edit",
+        destroy="invoices:delete",
+        issue="invoices:edit",
+        payments="payments:view",
+        record_payment="payments:create",
+    )
     workspace_scoped = True
+    queryset = Invoice.objects.all()
     filterset_class = InvoiceFilterSet
     smart_fields = ("document_number", "contact__name")
-    sort_fields = {**DOCUMENT_SORT, "amount_due": "amount_due"}
+    sort_fields = (*DOCUMENT_SORT, "amount_due")
     default_sort = "-issue_date"
     include_prefetches = {**DOCUMENT_INCLUDES, "payments": ("payments",)}
     detail_includes = LINES
-
-    def base_queryset(self) -> QuerySet[Invoice]:
-        return selectors.invoice_list()
 
     @property
     def includes(self) -> frozenset[str]:
@@ -237,9 +247,11 @@ class InvoiceViewSet(
     def perform_create(self, data: dict[str, Any]) -> Invoice:
         draft = data.pop("status", None) == Invoice.Status.DRAFT
         return invoice_create(
-            workspace=self.request.access.require_workspace(), actor=self.request.user,
-            draft=draft, **data,
-        )  # fmt: skip
+            workspace=self.request.access.require_workspace(),
+            actor=self.request.user,
+            draft=draft,
+            **data,
+        )
 
     def perform_update(self, instance: Invoice, data: dict[str, Any]) -> Invoice:
         return invoice_update(invoice=instance, actor=self.request.user, data=data)
@@ -288,21 +300,16 @@ class PaymentViewSet(ListMixin, RetrieveMixin, CreateMixin, DestroyMixin, ApiVie
 
     serializer_class = PaymentSerializer
     input_serializers = {"create": PaymentCreateSerializer}
-    required_permissions = {
-        "list": "payments:view",
-        "retrieve": "payments:view",
-        "create": "payments:create",
-        "destroy": "payments:delete",
-    }
+    required_permissions = permission_table(
+        read="payments:view", create="payments:create", destroy="payments:delete"
+    )
     workspace_scoped = True
     workspace_lookup = "invoice__workspace"
+    queryset = Payment.objects.all()
     filterset_class = PaymentFilterSet
-    sort_fields = {name: name for name in ("paid_at", "amount", "created_at", "id")}
+    sort_fields = ("paid_at", "amount", "created_at", "id")
     default_sort = "-paid_at"
     include_prefetches = {"invoice": ("invoice",), "contact": ("contact",)}
-
-    def base_queryset(self) -> QuerySet[Payment]:
-        return selectors.payment_list()
 
     def perform_create(self, data: dict[str, Any]) -> Payment:
         return payment_create(actor=self.request.user, **data)
@@ -312,9 +319,14 @@ class PaymentViewSet(ListMixin, RetrieveMixin, CreateMixin, DestroyMixin, ApiVie
 
 
 class QuotationViewSet(
-    DocumentFilesMixin, ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin,
+    DocumentFilesMixin,
+    ListMixin,
+    RetrieveMixin,
+    CreateMixin,
+    UpdateMixin,
+    DestroyMixin,
     ApiViewSet,
-):  # fmt: skip
+):
     """Quotations of the current workspace: numbered at creation (`QT-0001`), no stock effect.
     `PATCH {"status": ...}` moves along draft → sent | approved | rejected | cancelled,
     sent → approved | rejected | cancelled, approved → cancelled (anything else: `422`).
@@ -329,27 +341,23 @@ class QuotationViewSet(
         "convert": QuotationConvertSerializer,
         "pdf_archive": DocumentIdsSerializer,
     }
-    required_permissions = {
-        "list": "quotations:view",
-        "retrieve": "quotations:view",
-        "pdf": "quotations:view",
-        "pdf_archive": "quotations:view",
-        "create": "quotations:create",
-        "update": "quotations:edit",
-        "partial_update": "quotations:edit",
-        "destroy": "quotations:delete",
-        "convert": "invoices:create",
-    }
+    required_permissions = permission_table(
+        read="quotations:view",
+        pdf="quotations:view",
+        pdf_archive="quotations:view",
+        create="quotations:create",
+        update="quotations:edit",
+        destroy="quotations:delete",
+        convert=("invoices:create", "quotations:edit"),
+    )
     workspace_scoped = True
+    queryset = Quotation.objects.all()
     filterset_class = QuotationFilterSet
     smart_fields = ("document_number", "contact__name")
     sort_fields = DOCUMENT_SORT
     default_sort = "-issue_date"
     include_prefetches = DOCUMENT_INCLUDES
     detail_includes = LINES
-
-    def base_queryset(self) -> QuerySet[Quotation]:
-        return selectors.quotation_list()
 
     def perform_create(self, data: dict[str, Any]) -> Quotation:
         return quotation_create(
@@ -370,8 +378,6 @@ class QuotationViewSet(
         a stock shortage (`422` on `items.N.quantity`) leaves both untouched. Only from
         `draft`, `sent` or `approved`; converting again is a `422`. Needs `invoices:create`
         and `quotations:edit`."""
-        if not request.access.has("quotations:edit"):
-            raise exceptions.PermissionDenied()
         invoice = quotation_convert(
             quotation=self.get_object(), actor=request.user, **self.validated_input()
         )

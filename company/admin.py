@@ -15,9 +15,15 @@ from optiflow.admin_sites import tenant_admin
 from optiflow.errors import DomainError
 
 PROFILE_FIELDS = [
-    "legal_name", "trade_name", "tax_id", "email", "phone", "website", "invoice_footer",
+    "legal_name",
+    "trade_name",
+    "tax_id",
+    "email",
+    "phone",
+    "website",
+    "invoice_footer",
     "quotation_footer",
-]  # fmt: skip
+]
 ADDRESS_COLUMNS = [f"address_{key}" for key in ADDRESS_FIELDS]
 
 

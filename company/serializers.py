@@ -45,9 +45,18 @@ class CompanySerializer(serializers.ModelSerializer):
     class Meta:
         model = Company
         fields = [
-            "legal_name", "trade_name", "tax_id", "email", "phone", "website", "address",
-            "logo", "invoice_footer", "quotation_footer", "updated_at",
-        ]  # fmt: skip
+            "legal_name",
+            "trade_name",
+            "tax_id",
+            "email",
+            "phone",
+            "website",
+            "address",
+            "logo",
+            "invoice_footer",
+            "quotation_footer",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -76,8 +85,9 @@ class DataUriImageField(serializers.CharField):
         except binascii.Error:
             raise serializers.ValidationError("The data URI is not valid base64.") from None
         if not content.startswith(SIGNATURES[declared]):
-            raise serializers.ValidationError(f"The data URI declares {declared}, but the "
-                                              "bytes are not of that type.")  # fmt: skip
+            raise serializers.ValidationError(
+                f"The data URI declares {declared}, but the bytes are not of that type."
+            )
         return content
 
 
@@ -90,6 +100,14 @@ class CompanyUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Company
         fields = [
-            "legal_name", "trade_name", "tax_id", "email", "phone", "website", "address",
-            "logo", "invoice_footer", "quotation_footer",
-        ]  # fmt: skip
+            "legal_name",
+            "trade_name",
+            "tax_id",
+            "email",
+            "phone",
+            "website",
+            "address",
+            "logo",
+            "invoice_footer",
+            "quotation_footer",
+        ]

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from company import selectors, services
 from company.serializers import CompanySerializer, CompanyUpdateSerializer
-from optiflow.api.permissions import AUTHENTICATED
+from optiflow.api.permissions import AUTHENTICATED, permission_table
 from optiflow.api.serializers import validated_data
 from optiflow.api.views import ApiView
 
@@ -19,7 +19,7 @@ class CompanyView(ApiView):
     changing it needs `settings:manage`. Provisioning fills `legal_name` with the tenant's
     name."""
 
-    required_permissions = {"get": AUTHENTICATED, "patch": "settings:manage"}
+    required_permissions = permission_table(get=AUTHENTICATED, patch="settings:manage")
 
     @extend_schema(responses=CompanySerializer)
     def get(self, request: Request) -> Response:

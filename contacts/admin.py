@@ -11,6 +11,7 @@ from contacts import services
 from contacts.models import Address, Contact
 from optiflow.admin_base import ServiceAdmin, ServiceInline
 from optiflow.admin_sites import tenant_admin
+from optiflow.deletion import refuse_if_in_use
 
 
 class AddressInline(ServiceInline):
@@ -28,10 +29,12 @@ class ContactAdmin(ServiceAdmin):
     fieldsets = [
         (None, {"fields": ["name", "contact_type", "status"]}),
         ("Reach", {"fields": ["email", "phone", "mobile"]}),
-        ("Identification and credit", {"fields": ["identification_type",
-                                                  "identification_number", "credit_limit"]}),
+        (
+            "Identification and credit",
+            {"fields": ["identification_type", "identification_number", "credit_limit"]},
+        ),
         ("Notes", {"fields": ["notes", "metadata"]}),
-    ]  # fmt: skip
+    ]
 
     def service_create(self, request: HttpRequest, data: dict, form) -> Contact:
         return services.contact_create(**data)
@@ -43,4 +46,4 @@ class ContactAdmin(ServiceAdmin):
         services.contact_delete(contact=obj)
 
     def service_delete_check(self, request: HttpRequest, obj: Contact) -> None:
-        services.contact_delete_check(contact=obj)
+        refuse_if_in_use(obj)

@@ -27,21 +27,37 @@ def seed(*, owner: User, workspaces: list[Workspace]) -> None:
     """Runs inside the demo tenant's schema, in one transaction, once (on provisioning)."""
     for index, (name, kind, email, city, country, credit) in enumerate(CONTACTS):
         addresses = [
-            {"type": "billing", "line1": f"{100 + index * 7} Commerce Street", "city": city,
-             "country": country, "is_primary": True},
-        ]  # fmt: skip
+            {
+                "type": "billing",
+                "line1": f"{100 + index * 7} Commerce Street",
+                "city": city,
+                "country": country,
+                "is_primary": True,
+            },
+        ]
         if kind != "supplier":
             addresses.append(
-                {"type": "shipping", "line1": f"{12 + index} Dock Road", "city": city,
-                 "country": country, "is_primary": True}
-            )  # fmt: skip
+                {
+                    "type": "shipping",
+                    "line1": f"{12 + index} Dock Road",
+                    "city": city,
+                    "country": country,
+                    "is_primary": True,
+                }
+            )
         contact_create(
-            name=name, contact_type=kind, email=email, phone=f"+1 555 01{index:02d}",
+            name=name,
+            contact_type=kind,
+            email=email,
+            phone=f"+1 555 01{index:02d}",
             identification_type=Contact.IdentificationType.TAX_ID,
             identification_number=f"TX-{1000 + index * 37}",
-            credit_limit=Decimal(credit), addresses=addresses,
-        )  # fmt: skip
+            credit_limit=Decimal(credit),
+            addresses=addresses,
+        )
     contact_create(
-        name="Old Mill Joinery", contact_type="customer", status=Contact.Status.INACTIVE,
+        name="Old Mill Joinery",
+        contact_type="customer",
+        status=Contact.Status.INACTIVE,
         notes="Closed in 2023; kept for its history.",
-    )  # fmt: skip
+    )

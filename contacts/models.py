@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from optiflow.money import AMOUNT
+
 
 class Contact(models.Model):
     class Type(models.TextChoices):
@@ -31,7 +33,7 @@ class Contact(models.Model):
         max_length=20, choices=IdentificationType.choices, blank=True, default=""
     )
     identification_number = models.CharField(max_length=100, blank=True, default="")
-    credit_limit = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    credit_limit = models.DecimalField(**AMOUNT, default=0)
     notes = models.TextField(blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -69,10 +71,11 @@ class Address(models.Model):
         verbose_name_plural = "addresses"
         constraints = [
             models.UniqueConstraint(
-                fields=["contact", "type"], condition=models.Q(is_primary=True),
+                fields=["contact", "type"],
+                condition=models.Q(is_primary=True),
                 name="address_one_primary_per_type",
             ),
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return ", ".join(part for part in (self.line1, self.city, self.country) if part)

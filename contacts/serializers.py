@@ -10,12 +10,28 @@ from contacts.models import Address, Contact
 from optiflow.api.serializers import IncludableModelSerializer, MoneyField
 
 ADDRESS_FIELDS = [
-    "type", "line1", "line2", "city", "state", "postal_code", "country", "is_primary",
-]  # fmt: skip
+    "type",
+    "line1",
+    "line2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "is_primary",
+]
 CONTACT_FIELDS = [
-    "name", "contact_type", "status", "email", "phone", "mobile", "identification_type",
-    "identification_number", "credit_limit", "notes", "metadata",
-]  # fmt: skip
+    "name",
+    "contact_type",
+    "status",
+    "email",
+    "phone",
+    "mobile",
+    "identification_type",
+    "identification_number",
+    "credit_limit",
+    "notes",
+    "metadata",
+]
 
 
 class AddressSerializer(serializers.ModelSerializer):

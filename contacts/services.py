@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
 
 from contacts.models import Address, Contact
-from optiflow.errors import DomainError
-
-#: Checks that refuse deleting a contact still referenced by records of other apps (billing's
-#: quotations, invoices and payments). Each returns the reason, or ``None`` to allow; the
-#: reason is the 422's message, so it should suggest setting the contact inactive instead.
-CONTACT_DELETE_GUARDS: list[Callable[[Contact], str | None]] = []
-
-
-class ContactInUse(DomainError):
-    pass
+from optiflow.deletion import delete_or_refuse
 
 
 def _addresses_replace(*, contact: Contact, addresses: Iterable[Mapping[str, Any]]) -> None:
@@ -47,15 +38,6 @@ def contact_update(*, contact: Contact, data: Mapping[str, Any]) -> Contact:
     return contact
 
 
-def contact_delete_check(*, contact: Contact) -> None:
-    """Raises the refusal ``contact_delete`` would (for a confirmation page)."""
-    for guard in CONTACT_DELETE_GUARDS:
-        reason = guard(contact)
-        if reason:
-            raise ContactInUse(reason)
-
-
-@transaction.atomic
 def contact_delete(*, contact: Contact) -> None:
-    contact_delete_check(contact=contact)
-    contact.delete()
+    """Refused while documents reference the contact (their models say why)."""
+    delete_or_refuse(contact)

@@ -10,6 +10,7 @@ from contacts import selectors, services
 from contacts.filters import ContactFilterSet
 from contacts.models import Contact
 from contacts.serializers import ContactSerializer, ContactWriteSerializer
+from optiflow.api.permissions import permission_table
 from optiflow.api.views import (
     ApiViewSet,
     CreateMixin,
@@ -29,22 +30,15 @@ class ContactViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
     input_serializers = dict.fromkeys(
         ["create", "update", "partial_update"], ContactWriteSerializer
     )
-    required_permissions = {
-        "list": "contacts:view",
-        "retrieve": "contacts:view",
-        "create": "contacts:create",
-        "update": "contacts:edit",
-        "partial_update": "contacts:edit",
-        "destroy": "contacts:delete",
-    }
+    required_permissions = permission_table(
+        read="contacts:view",
+        create="contacts:create",
+        update="contacts:edit",
+        destroy="contacts:delete",
+    )
     filterset_class = ContactFilterSet
     smart_fields = ("name", "email", "identification_number", "phone", "mobile")
-    sort_fields = {
-        "name": "name",
-        "created_at": "created_at",
-        "updated_at": "updated_at",
-        "id": "id",
-    }
+    sort_fields = ("name", "created_at", "updated_at", "id")
     default_sort = "name"
     # `balance` needs no prefetch: it is annotated onto the same query (see
     # contacts.selectors.CONTACT_INCLUDE_FIGURES; billing registers it).
@@ -53,9 +47,10 @@ class ContactViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
 
     def base_queryset(self) -> QuerySet[Contact]:
         access = getattr(self.request, "access", None)  # None: schema generation
+        if access is None:
+            return selectors.contact_list(includes=self.includes)
         return selectors.contact_list(
-            includes=self.includes,
-            workspace_ids_with=access.workspace_ids_with if access else lambda permission: [],
+            includes=self.includes, visible_workspace_ids=access.visible_workspace_ids
         )
 
     def perform_create(self, data: dict[str, Any]) -> Contact:

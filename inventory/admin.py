@@ -5,6 +5,8 @@ dashboard's low-stock panel."""
 
 from __future__ import annotations
 
+import copy
+
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
@@ -35,6 +37,7 @@ from optiflow.admin_base import (
 )
 from optiflow.admin_sites import tenant_admin
 from optiflow.dashboard import DASHBOARD_PANELS, Metric, Panel, Row
+from optiflow.deletion import refusal_preview, refuse_if_in_use
 
 
 def amount_input(**kwargs) -> forms.DecimalField:
@@ -79,7 +82,7 @@ class TaxAdmin(ServiceAdmin):
         services.tax_delete(tax=obj)
 
     def service_delete_check(self, request: HttpRequest, obj: Tax) -> None:
-        services.tax_delete_check(tax=obj)
+        refuse_if_in_use(obj)
 
 
 @admin.register(Category, site=tenant_admin)
@@ -99,7 +102,7 @@ class CategoryAdmin(ServiceAdmin):
         services.category_delete(category=obj)
 
     def service_delete_check(self, request: HttpRequest, obj: Category) -> None:
-        services.category_delete_check(category=obj)
+        refuse_if_in_use(obj)
 
 
 def status_label(level: StockLevel) -> str:
@@ -137,8 +140,15 @@ class ProductForm(ServiceModelForm):
 @admin.register(Product, site=tenant_admin)
 class ProductAdmin(ServiceAdmin):
     form = ProductForm
-    list_display = ["name", "sku", "product_type", "category", "price_display", "on_hand",
-                    "is_active"]  # fmt: skip
+    list_display = [
+        "name",
+        "sku",
+        "product_type",
+        "category",
+        "price_display",
+        "on_hand",
+        "is_active",
+    ]
     list_filter = ["product_type", "is_active", "track_stock", "category"]
     search_fields = ["name", "sku", "barcode"]
     list_select_related = ["category"]
@@ -146,11 +156,24 @@ class ProductAdmin(ServiceAdmin):
     inlines = [StockLevelInline]
     actions = ["activate", "deactivate"]
     fieldsets = [
-        (None, {"fields": ["name", "sku", "barcode", "product_type", "category", "unit",
-                           "description", "is_active"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "sku",
+                    "barcode",
+                    "product_type",
+                    "category",
+                    "unit",
+                    "description",
+                    "is_active",
+                ]
+            },
+        ),
         ("Price", {"fields": ["price", "cost", "default_tax"]}),
         ("Stock", {"fields": ["track_stock", "allow_negative_stock"]}),
-    ]  # fmt: skip
+    ]
 
     def get_queryset(self, request: HttpRequest):
         return selectors.product_list_with_stock(queryset=super().get_queryset(request))
@@ -181,23 +204,26 @@ class ProductAdmin(ServiceAdmin):
         services.product_delete(product=obj)
 
     def service_delete_check(self, request: HttpRequest, obj: Product) -> None:
-        services.product_delete_check(product=obj)
+        # On a copy: deleting, even in a rolled-back preview, clears the instance's key.
+        refusal_preview(lambda: services.product_delete(product=copy.copy(obj)))
 
     @admin.action(description="Activate selected products", permissions=["change"])
     def activate(self, request: HttpRequest, queryset) -> None:
         self.run_action(
-            request, queryset,
+            request,
+            queryset,
             lambda product: services.product_set_active(product=product, is_active=True),
             "Activated {count} product(s).",
-        )  # fmt: skip
+        )
 
     @admin.action(description="Deactivate selected products", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset) -> None:
         self.run_action(
-            request, queryset,
+            request,
+            queryset,
             lambda product: services.product_set_active(product=product, is_active=False),
             "Deactivated {count} product(s); they stay on existing documents.",
-        )  # fmt: skip
+        )
 
 
 # --- stock ledger ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ D = Decimal
 GOODS = [
     ("Claw Hammer 16 oz", "HT-HAM-16", "Hand tools", "24.90", "11.20", 40, 12, 10),
     ("Screwdriver Set, 8 pc", "HT-SCR-08", "Hand tools", "19.50", "8.40", 35, 10, 8),
-    ("Adjustable Wrench 10\"", "HT-WRE-10", "Hand tools", "17.80", "7.90", 25, 6, 5),
+    ('Adjustable Wrench 10"', "HT-WRE-10", "Hand tools", "17.80", "7.90", 25, 6, 5),
     ("Tape Measure 5 m", "HT-TAP-05", "Hand tools", "9.90", "3.60", 60, 20, 15),
     ("Utility Knife", "HT-KNI-01", "Hand tools", "6.50", "2.10", 80, 25, 20),
     ("Spirit Level 60 cm", "HT-LEV-60", "Hand tools", "21.00", "9.80", 18, 4, 5),
@@ -50,7 +50,7 @@ GOODS = [
     ("Potting Soil 40 L", "GA-SOI-40", "Garden", "9.80", "4.10", 70, 0, 20),
     ("Lawn Fertiliser 5 kg", "GA-FER-05", "Garden", "18.90", "8.20", 3, 10, 5),
     ("Wheelbarrow 90 L", "GA-WHE-90", "Garden", "89.00", "52.00", 5, 1, 2),
-]  # fmt: skip
+]
 
 # name, sku, price, product type
 SERVICES = [
@@ -59,7 +59,7 @@ SERVICES = [
     ("Key Cutting", "SV-KEY", "6.50", Product.Type.SERVICE),
     ("Delivery (local)", "SV-DELIV", "25.00", Product.Type.SERVICE),
     ("DIY Workshop Voucher", "DG-WORKSHOP", "45.00", Product.Type.DIGITAL),
-]  # fmt: skip
+]
 
 
 def seed(*, owner: User, workspaces: list[Workspace]) -> None:
@@ -85,29 +85,46 @@ def seed(*, owner: User, workspaces: list[Workspace]) -> None:
             InitialStock(branch, D(there), minimum_quantity=D(minimum) / 2, unit_cost=D(cost)),
         ]
         products[sku] = product_create(
-            actor=owner, name=name, sku=sku, category=categories[category], price=D(price),
-            cost=D(cost), default_tax=reduced if category == "Garden" else standard,
-            barcode=f"40012345{index:05d}", initial_stock=opening,
-        )  # fmt: skip
+            actor=owner,
+            name=name,
+            sku=sku,
+            category=categories[category],
+            price=D(price),
+            cost=D(cost),
+            default_tax=reduced if category == "Garden" else standard,
+            barcode=f"40012345{index:05d}",
+            initial_stock=opening,
+        )
     for name, sku, price, kind in SERVICES:
         product_create(
-            actor=owner, name=name, sku=sku, price=D(price), product_type=kind,
-            category=services, default_tax=standard,
-        )  # fmt: skip
+            actor=owner,
+            name=name,
+            sku=sku,
+            price=D(price),
+            product_type=kind,
+            category=services,
+            default_tax=standard,
+        )
 
     stock_adjustment_create(
-        workspace=main, actor=owner, reference="COUNT-2024-01", notes="Monthly count",
+        workspace=main,
+        actor=owner,
+        reference="COUNT-2024-01",
+        notes="Monthly count",
         items=[
             AdjustmentItem(products["HT-KNI-01"], D("-2"), "damaged", "Broken blister packs"),
             AdjustmentItem(products["FX-SCR-440"], D("5"), "found"),
             AdjustmentItem(products["PA-TAP-50"], D("-1"), "lost"),
         ],
-    )  # fmt: skip
+    )
     stock_transfer_create(
-        from_workspace=main, to_workspace=branch, actor=owner, reference="TR-0001",
+        from_workspace=main,
+        to_workspace=branch,
+        actor=owner,
+        reference="TR-0001",
         notes="Restock the branch",
         items=[
             TransferItem(products["PT-DRL-18"], D("2")),
             TransferItem(products["PA-INT-10W"], D("4")),
         ],
-    )  # fmt: skip
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from inventory.models import LOW_STOCK, Product, StockLevel, StockMovement
@@ -18,16 +20,22 @@ class CategoryFilterSet(ResourceFilterSet):
 
 
 class ProductFilterSet(ResourceFilterSet):
+    """``stock_workspace_ids``: where ``low_stock`` looks, given by the view (the request's
+    workspace, where the caller may see its stock)."""
+
     product_type = AnyOfFilter(choices=Product.Type.values)
     category_id = AnyOfFilter(integer=True)
     is_active = BoolFilter(field_name="is_active")
     track_stock = BoolFilter(field_name="track_stock")
     low_stock = BoolFilter(method="filter_low_stock")
 
+    def __init__(self, *args, stock_workspace_ids: Iterable[int] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stock_workspace_ids = stock_workspace_ids
+
     def filter_low_stock(self, queryset: QuerySet[Product], name: str, value: bool):
-        """At or below the minimum in the request's workspace (out of stock included)."""
-        workspace = self.request.access.require_workspace()
-        return queryset.low_stock_in(workspace, low=value)
+        """At or below the minimum (out of stock included)."""
+        return queryset.low_stock_in(self.stock_workspace_ids, low=value)
 
 
 class StockLevelFilterSet(ResourceFilterSet):

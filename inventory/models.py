@@ -10,21 +10,25 @@ inventory must not depend on billing.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterable
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Lower
 
+from optiflow.money import AMOUNT, HUNDRED, RATE, money_round
 from tenants.models import Workspace
 
-CENT = Decimal("0.01")
+#: Why a reference keeps its target from being deleted (``optiflow.deletion``): each model
+#: declares ``in_use_reasons`` for its protecting foreign keys, field name → the 422's message.
+HAS_MOVEMENTS = "The product has stock movements; deactivate it instead."
+HOLDS_STOCK = "The workspace holds stock records; it cannot be deleted."
 
 
 def amount_field(**kwargs) -> models.DecimalField:
-    """Money and quantities: 12 integer digits, 2 places, answered as ``"1500.00"``."""
-    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+    return models.DecimalField(**AMOUNT, **kwargs)
 
 
 # --- catalog --------------------------------------------------------------------------------
@@ -35,7 +39,7 @@ class Tax(models.Model):
     changes an existing document."""
 
     name = models.CharField(max_length=100)
-    rate = models.DecimalField(max_digits=5, decimal_places=2)
+    rate = models.DecimalField(**RATE)
     is_default = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -66,6 +70,8 @@ class Category(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    in_use_reasons = {"parent": "The category has subcategories; move or delete them first."}
+
     class Meta:
         ordering = ["name", "id"]
         verbose_name_plural = "categories"
@@ -78,10 +84,12 @@ class Category(models.Model):
 
 
 class ProductQuerySet(models.QuerySet):
-    def low_stock_in(self, workspace: Workspace, *, low: bool = True) -> ProductQuerySet:
-        """Products whose level in ``workspace`` is at or below its minimum; with
+    def low_stock_in(self, workspace_ids: Iterable[int], *, low: bool = True) -> ProductQuerySet:
+        """Products whose level in one of ``workspace_ids`` is at or below its minimum; with
         ``low=False``, every other product (those without a level there included)."""
-        levels = StockLevel.objects.low().filter(product=OuterRef("pk"), workspace=workspace)
+        levels = StockLevel.objects.low().filter(
+            product=OuterRef("pk"), workspace_id__in=workspace_ids
+        )
         return self.filter(Exists(levels) if low else ~Exists(levels))
 
 
@@ -113,6 +121,11 @@ class Product(models.Model):
 
     objects = ProductQuerySet.as_manager()
 
+    in_use_reasons = {
+        "category": "Products belong to this category; move them first.",
+        "default_tax": "The tax is the default tax of a product; deactivate it instead.",
+    }
+
     class Meta:
         ordering = ["name", "id"]
         constraints = [
@@ -143,7 +156,7 @@ class Product(models.Model):
         profit = self.profit
         if profit is None:
             return None
-        return (profit * 100 / self.cost).quantize(CENT, rounding=ROUND_HALF_UP)
+        return money_round(profit * HUNDRED / self.cost)
 
 
 # --- stock ledger ---------------------------------------------------------------------------
@@ -226,6 +239,8 @@ class StockAdjustment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    in_use_reasons = {"workspace": HOLDS_STOCK}
+
     class Meta:
         ordering = ["-created_at", "-id"]
 
@@ -248,6 +263,8 @@ class StockAdjustmentLine(models.Model):
     notes = models.TextField(blank=True, default="")
     quantity_before = amount_field()
     quantity_after = amount_field()
+
+    in_use_reasons = {"product": HAS_MOVEMENTS}
 
     class Meta:
         ordering = ["adjustment_id", "id"]
@@ -273,6 +290,8 @@ class StockTransfer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    in_use_reasons = {"from_workspace": HOLDS_STOCK, "to_workspace": HOLDS_STOCK}
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -289,6 +308,8 @@ class StockTransferLine(models.Model):
     transfer = models.ForeignKey(StockTransfer, on_delete=models.CASCADE, related_name="items")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     quantity = amount_field()
+
+    in_use_reasons = {"product": HAS_MOVEMENTS}
 
     class Meta:
         ordering = ["transfer_id", "id"]
@@ -335,6 +356,8 @@ class StockMovement(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    in_use_reasons = {"product": HAS_MOVEMENTS, "workspace": HOLDS_STOCK}
 
     class Meta:
         ordering = ["-created_at", "-id"]

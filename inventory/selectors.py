@@ -1,5 +1,7 @@
-"""Reads of the catalog and the stock ledger. Workspace scoping of the ledger is applied by
-the API base view; related records are fetched by the views' include prefetches."""
+"""Reads of the stock ledger beyond a model's plain rows (those are the viewsets'
+``queryset``). Workspace scoping is applied by the API base view, or comes in as the workspace
+ids the caller may see (``tenants.access.Access.visible_workspace_ids``); related records are
+fetched by the views' include prefetches."""
 
 from __future__ import annotations
 
@@ -10,33 +12,13 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
 
-from inventory.models import (
-    Category,
-    Product,
-    StockAdjustment,
-    StockLevel,
-    StockMovement,
-    StockTransfer,
-    Tax,
-)
+from inventory.models import Product, StockLevel
 from tenants.models import Workspace
-
-
-def tax_list() -> QuerySet[Tax]:
-    return Tax.objects.all()
-
-
-def category_list() -> QuerySet[Category]:
-    return Category.objects.all()
-
-
-def product_list() -> QuerySet[Product]:
-    return Product.objects.all()
 
 
 def product_list_with_stock(*, queryset: QuerySet[Product] | None = None) -> QuerySet[Product]:
     """Products with ``on_hand``: their quantity summed over every workspace."""
-    queryset = product_list() if queryset is None else queryset
+    queryset = Product.objects.all() if queryset is None else queryset
     zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
     return queryset.annotate(on_hand=Coalesce(Sum("stock_levels__quantity"), zero))
 
@@ -45,18 +27,6 @@ def stock_level_list(*, workspace_ids: Iterable[int] | None = None) -> QuerySet[
     """``workspace_ids``: only levels in these workspaces (``None``: every workspace)."""
     levels = StockLevel.objects.order_by("workspace_id", "id")
     return levels if workspace_ids is None else levels.filter(workspace_id__in=workspace_ids)
-
-
-def stock_movement_list() -> QuerySet[StockMovement]:
-    return StockMovement.objects.all()
-
-
-def stock_adjustment_list() -> QuerySet[StockAdjustment]:
-    return StockAdjustment.objects.all()
-
-
-def stock_transfer_list() -> QuerySet[StockTransfer]:
-    return StockTransfer.objects.all()
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,16 @@ from inventory.models import (
     Tax,
 )
 from optiflow.api.serializers import (
-    BulkPrimaryKeyRelatedField,
     BulkRelatedListSerializer,
+    CurrentWorkspace,
     IncludableModelSerializer,
     IncludableSerializer,
     MoneyField,
+    ScopedRelatedField,
 )
+from optiflow.money import CENT, HUNDRED, RATE, ZERO
 from tenants.models import Workspace
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
-
-ZERO = Decimal("0")
 
 
 def non_negative(**kwargs) -> MoneyField:
@@ -48,9 +48,8 @@ class TaxSerializer(serializers.ModelSerializer):
 
 class TaxWriteSerializer(serializers.ModelSerializer):
     rate = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=ZERO, max_value=Decimal(100),
-        help_text="Percent, 0-100.",
-    )  # fmt: skip
+        **RATE, min_value=ZERO, max_value=HUNDRED, help_text="Percent, 0-100."
+    )
 
     class Meta:
         model = Tax
@@ -69,7 +68,7 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 class CategoryWriteSerializer(serializers.ModelSerializer):
-    parent_id = serializers.PrimaryKeyRelatedField(
+    parent_id = ScopedRelatedField(
         source="parent", queryset=Category.objects.all(), allow_null=True, required=False
     )
 
@@ -80,10 +79,32 @@ class CategoryWriteSerializer(serializers.ModelSerializer):
 
 # --- products -------------------------------------------------------------------------------
 
+#: A product's own fields, as written and (with its id and computed figures) as answered.
+PRODUCT_FIELDS = [
+    "name",
+    "sku",
+    "barcode",
+    "description",
+    "product_type",
+    "category_id",
+    "unit",
+    "price",
+    "cost",
+    "track_stock",
+    "allow_negative_stock",
+    "is_active",
+    "default_tax_id",
+]
 LEVEL_FIELDS = [
-    "id", "product_id", "workspace_id", "quantity", "minimum_quantity", "status", "created_at",
+    "id",
+    "product_id",
+    "workspace_id",
+    "quantity",
+    "minimum_quantity",
+    "status",
+    "created_at",
     "updated_at",
-]  # fmt: skip
+]
 
 
 class ProductStockSerializer(serializers.ModelSerializer):
@@ -106,27 +127,38 @@ class ProductSerializer(IncludableModelSerializer):
         read_only=True, allow_null=True, help_text="price - cost; null without a positive cost."
     )
     profit_margin = serializers.DecimalField(
-        max_digits=None, decimal_places=2, read_only=True, allow_null=True,
+        max_digits=None,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
         help_text="Profit in percent of cost; null without a positive cost.",
-    )  # fmt: skip
+    )
     category = CategorySerializer(read_only=True, allow_null=True)
     default_tax = TaxSerializer(read_only=True, allow_null=True)
     stock = serializers.SerializerMethodField(
         help_text="The level in the request's workspace; null if there is none."
     )
     stock_levels = ProductStockSerializer(
-        source="visible_stock_levels", many=True, read_only=True,
+        source="visible_stock_levels",
+        many=True,
+        read_only=True,
         help_text="Levels in every workspace whose stock the caller may see.",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = Product
         fields = [
-            "id", "name", "sku", "barcode", "description", "product_type", "category_id", "unit",
-            "price", "cost", "track_stock", "allow_negative_stock", "is_active", "default_tax_id",
-            "profit", "profit_margin", "category", "default_tax", "stock", "stock_levels",
-            "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            *PRODUCT_FIELDS,
+            "profit",
+            "profit_margin",
+            "category",
+            "default_tax",
+            "stock",
+            "stock_levels",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
         include_fields = ("category", "default_tax", "stock", "stock_levels")
 
@@ -141,13 +173,16 @@ class ProductWriteSerializer(serializers.ModelSerializer):
     never track stock."""
 
     barcode = serializers.CharField(
-        max_length=64, allow_null=True, allow_blank=True, required=False,
+        max_length=64,
+        allow_null=True,
+        allow_blank=True,
+        required=False,
         help_text="Unique when set; empty means none.",
-    )  # fmt: skip
-    category_id = serializers.PrimaryKeyRelatedField(
+    )
+    category_id = ScopedRelatedField(
         source="category", queryset=Category.objects.all(), allow_null=True, required=False
     )
-    default_tax_id = serializers.PrimaryKeyRelatedField(
+    default_tax_id = ScopedRelatedField(
         source="default_tax", queryset=Tax.objects.all(), allow_null=True, required=False
     )
     price = non_negative()
@@ -156,10 +191,7 @@ class ProductWriteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = [
-            "name", "sku", "barcode", "description", "product_type", "category_id", "unit",
-            "price", "cost", "track_stock", "allow_negative_stock", "is_active", "default_tax_id",
-        ]  # fmt: skip
+        fields = PRODUCT_FIELDS
 
     def validate_sku(self, sku: str) -> str:
         return sku.strip()
@@ -169,20 +201,24 @@ class ProductWriteSerializer(serializers.ModelSerializer):
 
 
 class ProductInitialStockSerializer(serializers.Serializer):
-    workspace_id = serializers.PrimaryKeyRelatedField(
-        source="workspace", queryset=Workspace.objects.all()
+    workspace_id = ScopedRelatedField(
+        source="workspace", queryset=Workspace.objects.all(), permission="inventory:adjust"
     )
     quantity = non_negative()
     minimum_quantity = non_negative(required=False)
     unit_cost = non_negative(required=False, allow_null=True)
     notes = serializers.CharField(required=False, allow_blank=True)
 
+    class Meta:
+        list_serializer_class = BulkRelatedListSerializer
+
 
 class ProductCreateSerializer(ProductWriteSerializer):
     initial_stock = ProductInitialStockSerializer(
-        many=True, required=False,
+        many=True,
+        required=False,
         help_text="Opening stock per workspace (needs `inventory:adjust` there).",
-    )  # fmt: skip
+    )
 
     class Meta(ProductWriteSerializer.Meta):
         fields = [*ProductWriteSerializer.Meta.fields, "initial_stock"]
@@ -217,17 +253,18 @@ class StockLevelUpdateSerializer(serializers.Serializer):
 
 
 class InitialStockSerializer(serializers.Serializer):
-    product_id = serializers.PrimaryKeyRelatedField(
-        source="product", queryset=Product.objects.all()
-    )
+    product_id = ScopedRelatedField(source="product", queryset=Product.objects.all())
     quantity = non_negative()
     minimum_quantity = non_negative(required=False)
     unit_cost = non_negative(required=False, allow_null=True)
     notes = serializers.CharField(required=False, allow_blank=True)
-    workspace_id = serializers.PrimaryKeyRelatedField(
-        source="workspace", queryset=Workspace.objects.all(), required=False,
+    workspace_id = ScopedRelatedField(
+        source="workspace",
+        queryset=Workspace.objects.all(),
+        permission="inventory:adjust",
+        default=CurrentWorkspace(),
         help_text="Default: the request's workspace.",
-    )  # fmt: skip
+    )
 
 
 class StockMovementSerializer(IncludableModelSerializer):
@@ -242,11 +279,26 @@ class StockMovementSerializer(IncludableModelSerializer):
     class Meta:
         model = StockMovement
         fields = [
-            "id", "product_id", "workspace_id", "type", "quantity", "quantity_before",
-            "quantity_after", "unit_cost", "reason", "reference", "notes", "invoice_id",
-            "transfer_id", "adjustment_id", "created_by_id", "product", "created_by",
-            "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "product_id",
+            "workspace_id",
+            "type",
+            "quantity",
+            "quantity_before",
+            "quantity_after",
+            "unit_cost",
+            "reason",
+            "reference",
+            "notes",
+            "invoice_id",
+            "transfer_id",
+            "adjustment_id",
+            "created_by_id",
+            "product",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
         include_fields = ("product", "created_by")
 
@@ -258,9 +310,15 @@ class StockAdjustmentLineSerializer(IncludableModelSerializer):
     class Meta:
         model = StockAdjustmentLine
         fields = [
-            "id", "product_id", "quantity", "reason", "notes", "quantity_before", "quantity_after",
+            "id",
+            "product_id",
+            "quantity",
+            "reason",
+            "notes",
+            "quantity_before",
+            "quantity_after",
             "product",
-        ]  # fmt: skip
+        ]
         read_only_fields = fields
         include_fields = ("product",)
 
@@ -274,15 +332,22 @@ class StockAdjustmentSerializer(IncludableModelSerializer):
     class Meta:
         model = StockAdjustment
         fields = [
-            "id", "workspace_id", "reference", "notes", "created_by_id", "items", "created_by",
-            "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "workspace_id",
+            "reference",
+            "notes",
+            "created_by_id",
+            "items",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
         include_fields = ("items", "created_by")
 
 
 class StockAdjustmentItemSerializer(serializers.Serializer):
-    product_id = BulkPrimaryKeyRelatedField(source="product", queryset=Product.objects.all())
+    product_id = ScopedRelatedField(source="product", queryset=Product.objects.all())
     quantity = MoneyField(help_text="Signed: negative takes stock out. Not zero.")
     reason = serializers.ChoiceField(choices=StockAdjustmentLine.Reason.choices)
     notes = serializers.CharField(required=False, allow_blank=True)
@@ -325,29 +390,42 @@ class StockTransferSerializer(IncludableModelSerializer):
     class Meta:
         model = StockTransfer
         fields = [
-            "id", "from_workspace_id", "to_workspace_id", "reference", "notes", "created_by_id",
-            "items", "from_workspace", "to_workspace", "created_by", "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "from_workspace_id",
+            "to_workspace_id",
+            "reference",
+            "notes",
+            "created_by_id",
+            "items",
+            "from_workspace",
+            "to_workspace",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
         include_fields = ("items", "from_workspace", "to_workspace", "created_by")
 
 
 class StockTransferItemSerializer(serializers.Serializer):
-    product_id = BulkPrimaryKeyRelatedField(source="product", queryset=Product.objects.all())
-    quantity = MoneyField(min_value=Decimal("0.01"))
+    product_id = ScopedRelatedField(source="product", queryset=Product.objects.all())
+    quantity = MoneyField(min_value=CENT)
 
     class Meta:
         list_serializer_class = BulkRelatedListSerializer
 
 
 class StockTransferCreateSerializer(serializers.Serializer):
-    to_workspace_id = serializers.PrimaryKeyRelatedField(
-        source="to_workspace", queryset=Workspace.objects.all()
+    to_workspace_id = ScopedRelatedField(
+        source="to_workspace", queryset=Workspace.objects.all(), permission="inventory:transfer"
     )
-    from_workspace_id = serializers.PrimaryKeyRelatedField(
-        source="from_workspace", queryset=Workspace.objects.all(), required=False,
+    from_workspace_id = ScopedRelatedField(
+        source="from_workspace",
+        queryset=Workspace.objects.all(),
+        permission="inventory:transfer",
+        default=CurrentWorkspace(),
         help_text="Default: the request's workspace.",
-    )  # fmt: skip
+    )
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)
     items = StockTransferItemSerializer(many=True, allow_empty=False)

@@ -7,7 +7,7 @@ initial stock, adjustments and transfers below, and billing's invoices, all go t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,14 +27,10 @@ from inventory.models import (
     StockTransferLine,
     Tax,
 )
+from optiflow.deletion import delete_or_refuse
 from optiflow.errors import DomainError
 from optiflow.events import event_record
 from tenants.models import User, Workspace
-
-#: Checks that refuse deleting a product or a tax still used on document lines. Billing
-#: appends to these; each returns the reason (the 422's message) or ``None`` to allow.
-PRODUCT_DELETE_GUARDS: list[Callable[[Product], str | None]] = []
-TAX_DELETE_GUARDS: list[Callable[[Tax], str | None]] = []
 
 LevelKey = tuple[int, int]  # (product_id, workspace_id)
 
@@ -53,10 +49,6 @@ class InitialStockExists(DomainError):
 
 class SameWorkspaceTransfer(DomainError):
     pass
-
-
-class RecordInUse(DomainError):
-    """A delete refused because other records still reference the one being deleted."""
 
 
 # --- taxes ----------------------------------------------------------------------------------
@@ -91,20 +83,9 @@ def tax_update(*, tax: Tax, data: Mapping[str, Any]) -> Tax:
     return _tax_save(tax, sent=data)
 
 
-def tax_delete_check(*, tax: Tax) -> None:
-    """Raises the refusal ``tax_delete`` would (for a confirmation page)."""
-    if tax.products.exists():
-        raise RecordInUse("The tax is the default tax of a product; deactivate it instead.")
-    for guard in TAX_DELETE_GUARDS:
-        reason = guard(tax)
-        if reason:
-            raise RecordInUse(reason)
-
-
-@transaction.atomic
 def tax_delete(*, tax: Tax) -> None:
-    tax_delete_check(tax=tax)
-    tax.delete()
+    """Refused while products or document lines use the tax (their models say why)."""
+    delete_or_refuse(tax)
 
 
 # --- categories -----------------------------------------------------------------------------
@@ -132,18 +113,9 @@ def category_update(*, category: Category, data: Mapping[str, Any]) -> Category:
     return category
 
 
-def category_delete_check(*, category: Category) -> None:
-    """Raises the refusal ``category_delete`` would (for a confirmation page)."""
-    if category.products.exists():
-        raise RecordInUse("Products belong to this category; move them first.")
-    if category.children.exists():
-        raise RecordInUse("The category has subcategories; move or delete them first.")
-
-
-@transaction.atomic
 def category_delete(*, category: Category) -> None:
-    category_delete_check(category=category)
-    category.delete()
+    """Refused while subcategories or products belong to it (their models say why)."""
+    delete_or_refuse(category)
 
 
 # --- products -------------------------------------------------------------------------------
@@ -219,26 +191,14 @@ def product_set_active(*, product: Product, is_active: bool) -> Product:
     return product
 
 
-def product_delete_check(*, product: Product) -> None:
-    """Raises the refusal ``product_delete`` would (for a confirmation page)."""
-    for guard in PRODUCT_DELETE_GUARDS:
-        reason = guard(product)
-        if reason:
-            raise RecordInUse(reason)
-    movements = StockMovement.objects.filter(product=product)
-    if movements.exclude(type=StockMovement.Type.INITIAL_STOCK).exists():
-        raise RecordInUse("The product has stock movements; deactivate it instead.")
-
-
 @transaction.atomic
 def product_delete(*, product: Product) -> None:
     """Refused once the product is on a document line or has movements other than its
     initial stock; a product created by mistake goes with its levels and initial movements,
-    the one case in which ledger rows disappear."""
-    product_delete_check(product=product)
-    StockMovement.objects.filter(product=product).delete()
+    the one case in which ledger rows disappear (rolled back if the delete is refused)."""
+    StockMovement.objects.filter(product=product, type=StockMovement.Type.INITIAL_STOCK).delete()
     product.stock_levels.all().delete()
-    product.delete()
+    delete_or_refuse(product)
 
 
 # --- the stock service ----------------------------------------------------------------------
@@ -311,10 +271,14 @@ def _check_availability(
 
 
 def stock_apply(
-    *, changes: Sequence[StockChange], actor: User, reference: str = "",
-    invoice_id: int | None = None, transfer_id: int | None = None,
+    *,
+    changes: Sequence[StockChange],
+    actor: User,
+    reference: str = "",
+    invoice_id: int | None = None,
+    transfer_id: int | None = None,
     adjustment_id: int | None = None,
-) -> list[StockMovement]:  # fmt: skip
+) -> list[StockMovement]:
     """Apply stock changes all-or-nothing and return the movements written (in the order of
     ``changes``; products that do not track stock are skipped).
 
@@ -333,22 +297,37 @@ def stock_apply(
         for change in changes:
             before = balances[change.level_key]
             balances[change.level_key] = before + change.quantity
-            movements.append(StockMovement(
-                product=change.product, workspace=change.workspace, type=change.movement_type,
-                quantity=change.quantity, quantity_before=before,
-                quantity_after=balances[change.level_key], unit_cost=change.unit_cost,
-                reason=change.reason, reference=reference, notes=change.notes,
-                invoice_id=invoice_id, transfer_id=transfer_id, adjustment_id=adjustment_id,
-                created_by=actor,
-            ))  # fmt: skip
+            movements.append(
+                StockMovement(
+                    product=change.product,
+                    workspace=change.workspace,
+                    type=change.movement_type,
+                    quantity=change.quantity,
+                    quantity_before=before,
+                    quantity_after=balances[change.level_key],
+                    unit_cost=change.unit_cost,
+                    reason=change.reason,
+                    reference=reference,
+                    notes=change.notes,
+                    invoice_id=invoice_id,
+                    transfer_id=transfer_id,
+                    adjustment_id=adjustment_id,
+                    created_by=actor,
+                )
+            )
         StockMovement.objects.bulk_create(movements)
         now = timezone.now()
         for key, level in levels.items():
             if level.quantity > level.minimum_quantity >= balances[key]:
-                event_record(type="product.stock_low", payload={
-                    "product_id": level.product_id, "workspace_id": level.workspace_id,
-                    "quantity": balances[key], "minimum_quantity": level.minimum_quantity,
-                })  # fmt: skip
+                event_record(
+                    type="product.stock_low",
+                    payload={
+                        "product_id": level.product_id,
+                        "workspace_id": level.workspace_id,
+                        "quantity": balances[key],
+                        "minimum_quantity": level.minimum_quantity,
+                    },
+                )
             level.quantity, level.updated_at = balances[key], now
         StockLevel.objects.bulk_update(levels.values(), ["quantity", "updated_at"])
     return movements
@@ -366,9 +345,15 @@ def _require_tracked(products: Sequence[Product]) -> None:
 
 @transaction.atomic
 def initial_stock_create(
-    *, product: Product, workspace: Workspace, quantity: Decimal, actor: User,
-    minimum_quantity: Decimal | None = None, unit_cost: Decimal | None = None, notes: str = "",
-) -> StockLevel:  # fmt: skip
+    *,
+    product: Product,
+    workspace: Workspace,
+    quantity: Decimal,
+    actor: User,
+    minimum_quantity: Decimal | None = None,
+    unit_cost: Decimal | None = None,
+    notes: str = "",
+) -> StockLevel:
     """Opening stock, once per (product, workspace): later changes are adjustments."""
     if not product.track_stock:
         raise UntrackedProduct(f"{product.name} does not track stock.", field="product_id")
@@ -384,9 +369,13 @@ def initial_stock_create(
         level.minimum_quantity = minimum_quantity
         level.save(update_fields=["minimum_quantity", "updated_at"])
     change = StockChange(
-        product=product, workspace=workspace, quantity=quantity,
-        movement_type=StockMovement.Type.INITIAL_STOCK, unit_cost=unit_cost, notes=notes,
-    )  # fmt: skip
+        product=product,
+        workspace=workspace,
+        quantity=quantity,
+        movement_type=StockMovement.Type.INITIAL_STOCK,
+        unit_cost=unit_cost,
+        notes=notes,
+    )
     stock_apply(changes=[change], actor=actor)
     level.refresh_from_db()
     return level
@@ -409,9 +398,13 @@ class AdjustmentItem:
 
 @transaction.atomic
 def stock_adjustment_create(
-    *, workspace: Workspace, actor: User, items: Sequence[AdjustmentItem], reference: str = "",
+    *,
+    workspace: Workspace,
+    actor: User,
+    items: Sequence[AdjustmentItem],
+    reference: str = "",
     notes: str = "",
-) -> StockAdjustment:  # fmt: skip
+) -> StockAdjustment:
     _require_tracked([item.product for item in items])
     adjustment = StockAdjustment.objects.create(
         workspace=workspace, reference=reference, notes=notes, created_by=actor
@@ -433,19 +426,34 @@ def stock_adjustment_create(
     )
     lines = []
     for item, movement in zip(items, movements, strict=True):
-        lines.append(StockAdjustmentLine(
-            adjustment=adjustment, product=item.product, quantity=item.quantity,
-            reason=item.reason, notes=item.notes, quantity_before=movement.quantity_before,
-            quantity_after=movement.quantity_after,
-        ))  # fmt: skip
+        lines.append(
+            StockAdjustmentLine(
+                adjustment=adjustment,
+                product=item.product,
+                quantity=item.quantity,
+                reason=item.reason,
+                notes=item.notes,
+                quantity_before=movement.quantity_before,
+                quantity_after=movement.quantity_after,
+            )
+        )
     StockAdjustmentLine.objects.bulk_create(lines)
-    event_record(type="stock.adjusted", payload={
-        "adjustment_id": adjustment.pk, "workspace_id": workspace.pk, "reference": reference,
-        "items": [
-            {"product_id": m.product_id, "quantity": m.quantity, "quantity_after": m.quantity_after}
-            for m in movements
-        ],
-    })  # fmt: skip
+    event_record(
+        type="stock.adjusted",
+        payload={
+            "adjustment_id": adjustment.pk,
+            "workspace_id": workspace.pk,
+            "reference": reference,
+            "items": [
+                {
+                    "product_id": m.product_id,
+                    "quantity": m.quantity,
+                    "quantity_after": m.quantity_after,
+                }
+                for m in movements
+            ],
+        },
+    )
     return adjustment
 
 
@@ -457,9 +465,14 @@ class TransferItem:
 
 @transaction.atomic
 def stock_transfer_create(
-    *, from_workspace: Workspace, to_workspace: Workspace, actor: User,
-    items: Sequence[TransferItem], reference: str = "", notes: str = "",
-) -> StockTransfer:  # fmt: skip
+    *,
+    from_workspace: Workspace,
+    to_workspace: Workspace,
+    actor: User,
+    items: Sequence[TransferItem],
+    reference: str = "",
+    notes: str = "",
+) -> StockTransfer:
     """A ``transfer_out`` in the source and a ``transfer_in`` in the target per line."""
     if from_workspace.pk == to_workspace.pk:
         raise SameWorkspaceTransfer(
@@ -467,9 +480,12 @@ def stock_transfer_create(
         )
     _require_tracked([item.product for item in items])
     transfer = StockTransfer.objects.create(
-        from_workspace=from_workspace, to_workspace=to_workspace, reference=reference,
-        notes=notes, created_by=actor,
-    )  # fmt: skip
+        from_workspace=from_workspace,
+        to_workspace=to_workspace,
+        reference=reference,
+        notes=notes,
+        created_by=actor,
+    )
     StockTransferLine.objects.bulk_create(
         StockTransferLine(transfer=transfer, product=item.product, quantity=item.quantity)
         for item in items
@@ -478,25 +494,29 @@ def stock_transfer_create(
     for index, item in enumerate(items):
         changes += [
             StockChange(
-                product=item.product, workspace=from_workspace, quantity=-item.quantity,
-                movement_type=StockMovement.Type.TRANSFER_OUT, line=index,
+                product=item.product,
+                workspace=from_workspace,
+                quantity=-item.quantity,
+                movement_type=StockMovement.Type.TRANSFER_OUT,
+                line=index,
             ),
             StockChange(
-                product=item.product, workspace=to_workspace, quantity=item.quantity,
-                movement_type=StockMovement.Type.TRANSFER_IN, line=index,
+                product=item.product,
+                workspace=to_workspace,
+                quantity=item.quantity,
+                movement_type=StockMovement.Type.TRANSFER_IN,
+                line=index,
             ),
-        ]  # fmt: skip
+        ]
     stock_apply(changes=changes, actor=actor, reference=reference, transfer_id=transfer.pk)
-    event_record(type="stock.transferred", payload={
-        "transfer_id": transfer.pk, "from_workspace_id": from_workspace.pk,
-        "to_workspace_id": to_workspace.pk, "reference": reference,
-        "items": [{"product_id": item.product.pk, "quantity": item.quantity} for item in items],
-    })  # fmt: skip
+    event_record(
+        type="stock.transferred",
+        payload={
+            "transfer_id": transfer.pk,
+            "from_workspace_id": from_workspace.pk,
+            "to_workspace_id": to_workspace.pk,
+            "reference": reference,
+            "items": [{"product_id": item.product.pk, "quantity": item.quantity} for item in items],
+        },
+    )
     return transfer
-
-
-def workspace_stock_guard(workspace: Workspace) -> str | None:
-    """Registered in ``tenants.services.WORKSPACE_DELETE_GUARDS``."""
-    if StockMovement.objects.filter(workspace=workspace).exists():
-        return "The workspace holds stock records; it cannot be deleted."
-    return None

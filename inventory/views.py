@@ -22,7 +22,15 @@ from inventory.filters import (
     StockTransferFilterSet,
     TaxFilterSet,
 )
-from inventory.models import Category, Product, StockAdjustment, StockLevel, StockTransfer, Tax
+from inventory.models import (
+    Category,
+    Product,
+    StockAdjustment,
+    StockLevel,
+    StockMovement,
+    StockTransfer,
+    Tax,
+)
 from inventory.serializers import (
     CategorySerializer,
     CategoryWriteSerializer,
@@ -40,8 +48,8 @@ from inventory.serializers import (
     TaxSerializer,
     TaxWriteSerializer,
 )
-from optiflow.api.access import WORKSPACE_HEADER, Access
-from optiflow.api.permissions import AUTHENTICATED
+from optiflow.api.access import WORKSPACE_HEADER
+from optiflow.api.permissions import AUTHENTICATED, permission_table
 from optiflow.api.views import (
     ApiViewSet,
     CreateMixin,
@@ -52,7 +60,14 @@ from optiflow.api.views import (
 )
 
 WRITE_ACTIONS = ("create", "update", "partial_update")
-TIMESTAMP_SORTS = {"created_at": "created_at", "updated_at": "updated_at", "id": "id"}
+TIMESTAMP_SORTS = ("created_at", "updated_at", "id")
+#: The permissions of a catalog resource under ``products:*`` (categories and products).
+CATALOG_PERMISSIONS = permission_table(
+    read="products:view",
+    create="products:create",
+    update="products:edit",
+    destroy="products:delete",
+)
 
 
 # --- catalog --------------------------------------------------------------------------------
@@ -63,20 +78,16 @@ class TaxViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixi
     tax default clears the previous default; the default must be active. Delete is refused
     (`422`) while a product or a document line uses the tax: deactivate it instead."""
 
+    queryset = Tax.objects.all()
     serializer_class = TaxSerializer
     input_serializers = dict.fromkeys(WRITE_ACTIONS, TaxWriteSerializer)
-    required_permissions = {
-        "list": AUTHENTICATED,
-        "retrieve": AUTHENTICATED,
-        **dict.fromkeys([*WRITE_ACTIONS, "destroy"], "taxes:manage"),
-    }
+    required_permissions = permission_table(
+        read=AUTHENTICATED, create="taxes:manage", update="taxes:manage", destroy="taxes:manage"
+    )
     filterset_class = TaxFilterSet
     smart_fields = ("name",)
-    sort_fields = {"name": "name", "rate": "rate", **TIMESTAMP_SORTS}
+    sort_fields = ("name", "rate", *TIMESTAMP_SORTS)
     default_sort = "name"
-
-    def base_queryset(self) -> QuerySet[Tax]:
-        return selectors.tax_list()
 
     def perform_create(self, data: dict[str, Any]) -> Tax:
         return services.tax_create(**data)
@@ -92,23 +103,14 @@ class CategoryViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destro
     """Product categories, optionally nested under a parent. Delete is refused (`422`) while
     products or subcategories reference the category."""
 
+    queryset = Category.objects.all()
     serializer_class = CategorySerializer
     input_serializers = dict.fromkeys(WRITE_ACTIONS, CategoryWriteSerializer)
-    required_permissions = {
-        "list": "products:view",
-        "retrieve": "products:view",
-        "create": "products:create",
-        "update": "products:edit",
-        "partial_update": "products:edit",
-        "destroy": "products:delete",
-    }
+    required_permissions = CATALOG_PERMISSIONS
     filterset_class = CategoryFilterSet
     smart_fields = ("name",)
-    sort_fields = {"name": "name", **TIMESTAMP_SORTS}
+    sort_fields = ("name", *TIMESTAMP_SORTS)
     default_sort = "name"
-
-    def base_queryset(self) -> QuerySet[Category]:
-        return selectors.category_list()
 
     def perform_create(self, data: dict[str, Any]) -> Category:
         return services.category_create(**data)
@@ -125,13 +127,15 @@ class ProductViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
     Service and digital products never track stock. `profit` = price - cost and
     `profit_margin` = profit in percent of cost; both null without a positive cost.
 
-    `filter[low_stock]` and `include=stock` refer to the request's workspace;
-    `include=stock_levels` lists every workspace whose stock the caller may see.
+    `filter[low_stock]` and `include=stock` refer to the request's workspace, and
+    `include=stock_levels` lists every workspace, where the caller may see stock
+    (`inventory:view`): without it no product is low there and `stock` is null.
 
     Delete is refused (`422`) once the product is on a document line or has stock movements
     other than its initial stock (deactivate it instead); otherwise the product goes together
     with its levels and initial-stock movements."""
 
+    queryset = Product.objects.all()
     serializer_class = ProductSerializer
     input_serializers = {
         "create": ProductCreateSerializer,
@@ -139,46 +143,35 @@ class ProductViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
         "partial_update": ProductWriteSerializer,
     }
     required_permissions = {
-        "list": "products:view",
-        "retrieve": "products:view",
-        "create": "products:create",
-        "update": "products:edit",
-        "partial_update": "products:edit",
-        "destroy": "products:delete",
-        "activate": "products:edit",
-        "deactivate": "products:edit",
+        **CATALOG_PERMISSIONS,
+        **permission_table(activate="products:edit", deactivate="products:edit"),
     }
     filterset_class = ProductFilterSet
     smart_fields = ("name", "sku", "barcode", "description")
-    sort_fields = {"name": "name", "sku": "sku", "price": "price", **TIMESTAMP_SORTS}
+    sort_fields = ("name", "sku", "price", *TIMESTAMP_SORTS)
     default_sort = "name"
 
     @property
     def include_prefetches(self) -> dict[str, tuple]:
-        # Built per request: `stock` and `stock_levels` depend on the caller's workspace and
-        # permissions; stock is shown where the caller holds `inventory:view`.
-        access: Access | None = getattr(self.request, "access", None)
-        workspace = access.workspace if access else None
-        here = [workspace.pk] if workspace and access.has("inventory:view") else []
+        # Built per request: stock shows where the caller may see it (`inventory:view`).
+        access = getattr(self.request, "access", None)  # None: schema generation
+        here = access.current_workspace_ids("inventory:view") if access else []
+        visible = access.visible_workspace_ids("inventory:view") if access else []
         current = selectors.stock_level_list(workspace_ids=here)
-        visible = selectors.stock_level_list(
-            workspace_ids=access.workspace_ids_with("inventory:view") if access else []
-        )
+        every = selectors.stock_level_list(workspace_ids=visible)
         return {
             "category": ("category",),
             "default_tax": ("default_tax",),
             "stock": (Prefetch("stock_levels", current, to_attr="current_stock_levels"),),
-            "stock_levels": (Prefetch("stock_levels", visible, to_attr="visible_stock_levels"),),
+            "stock_levels": (Prefetch("stock_levels", every, to_attr="visible_stock_levels"),),
         }
 
-    def base_queryset(self) -> QuerySet[Product]:
-        return selectors.product_list()
+    def filterset_kwargs(self) -> dict[str, Any]:
+        return {"stock_workspace_ids": self.request.access.current_workspace_ids("inventory:view")}
 
     def perform_create(self, data: dict[str, Any]) -> Product:
         entries = [services.InitialStock(**entry) for entry in data.pop("initial_stock", [])]
-        access: Access = self.request.access
-        access.require_in("inventory:adjust", *{e.workspace for e in entries})
-        return services.product_create(actor=access.user, initial_stock=entries, **data)
+        return services.product_create(actor=self.request.user, initial_stock=entries, **data)
 
     def perform_update(self, instance: Product, data: dict[str, Any]) -> Product:
         return services.product_update(product=instance, data=data)
@@ -213,16 +206,12 @@ class StockLevelViewSet(ListMixin, RetrieveMixin, ApiViewSet):
     workspace_scoped = True
     serializer_class = StockLevelSerializer
     input_serializers = {"partial_update": StockLevelUpdateSerializer}
-    required_permissions = {
-        "list": "inventory:view",
-        "retrieve": "inventory:view",
-        "partial_update": "inventory:adjust",
-    }
+    required_permissions = permission_table(
+        read="inventory:view", partial_update="inventory:adjust"
+    )
     filterset_class = StockLevelFilterSet
     smart_fields = ("product__name", "product__sku")
-    sort_fields = {
-        "quantity": "quantity", "minimum_quantity": "minimum_quantity", **TIMESTAMP_SORTS,
-    }  # fmt: skip
+    sort_fields = ("quantity", "minimum_quantity", *TIMESTAMP_SORTS)
     default_sort = "id"
     include_prefetches = {
         "product": ("product",),
@@ -245,38 +234,42 @@ class StockMovementViewSet(ListMixin, RetrieveMixin, ApiViewSet):
     the user who made the change; `include=created_by` embeds the user."""
 
     workspace_scoped = True
+    queryset = StockMovement.objects.all()
     serializer_class = StockMovementSerializer
-    required_permissions = {"list": "inventory:view", "retrieve": "inventory:view"}
+    required_permissions = permission_table(read="inventory:view")
     filterset_class = StockMovementFilterSet
     sort_fields = TIMESTAMP_SORTS
     default_sort = "-created_at"
     include_prefetches = {"product": ("product",), "created_by": ("created_by",)}
 
-    def base_queryset(self) -> QuerySet:
-        return selectors.stock_movement_list()
 
-
-@extend_schema_view(create=extend_schema(parameters=[OpenApiParameter(
-    WORKSPACE_HEADER, int, location=OpenApiParameter.HEADER,
-    description="Workspace used when the body has no `workspace_id`.",
-)]))  # fmt: skip
+@extend_schema_view(
+    create=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                WORKSPACE_HEADER,
+                int,
+                location=OpenApiParameter.HEADER,
+                description="Workspace used when the body has no `workspace_id`.",
+            )
+        ]
+    )
+)
 class InitialStockViewSet(CreateMixin, ApiViewSet):
-    """Record the opening stock of a product in a workspace (default: the request's), once
-    per product and workspace: later changes are adjustments (`422`). Answers the level."""
+    """Record the opening stock of a product in a workspace (default: the request's; needs
+    `inventory:adjust` there), once per product and workspace: later changes are adjustments
+    (`422`). Answers the level."""
 
     serializer_class = StockLevelSerializer
     input_serializers = {"create": InitialStockSerializer}
-    required_permissions = {"create": "inventory:adjust"}
+    required_permissions = permission_table(create="inventory:adjust")
 
     def base_queryset(self) -> QuerySet[StockLevel]:
         # Not workspace-scoped: `workspace_id` may name another workspace the caller manages.
         return selectors.stock_level_list()
 
     def perform_create(self, data: dict[str, Any]) -> StockLevel:
-        access: Access = self.request.access
-        workspace = data.pop("workspace", None) or access.require_workspace()
-        access.require_in("inventory:adjust", workspace)
-        return services.initial_stock_create(actor=access.user, workspace=workspace, **data)
+        return services.initial_stock_create(actor=self.request.user, **data)
 
 
 class StockAdjustmentViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
@@ -285,13 +278,10 @@ class StockAdjustmentViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
     or none: a line that would take stock below zero answers `422` on `items.N.quantity`."""
 
     workspace_scoped = True
+    queryset = StockAdjustment.objects.all()
     serializer_class = StockAdjustmentSerializer
     input_serializers = {"create": StockAdjustmentCreateSerializer}
-    required_permissions = {
-        "list": "inventory:view",
-        "retrieve": "inventory:view",
-        "create": "inventory:adjust",
-    }
+    required_permissions = permission_table(read="inventory:view", create="inventory:adjust")
     smart_fields = ("reference", "notes")
     sort_fields = TIMESTAMP_SORTS
     default_sort = "-created_at"
@@ -302,14 +292,13 @@ class StockAdjustmentViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
     }
     detail_includes = frozenset({"items"})
 
-    def base_queryset(self) -> QuerySet[StockAdjustment]:
-        return selectors.stock_adjustment_list()
-
     def perform_create(self, data: dict[str, Any]) -> StockAdjustment:
-        access: Access = self.request.access
         items = [services.AdjustmentItem(**item) for item in data.pop("items")]
         return services.stock_adjustment_create(
-            workspace=access.require_workspace(), actor=access.user, items=items, **data
+            workspace=self.request.access.require_workspace(),
+            actor=self.request.user,
+            items=items,
+            **data,
         )
 
 
@@ -321,13 +310,10 @@ class StockTransferViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
 
     workspace_scoped = True
     workspace_lookup = ("from_workspace", "to_workspace")
+    queryset = StockTransfer.objects.all()
     serializer_class = StockTransferSerializer
     input_serializers = {"create": StockTransferCreateSerializer}
-    required_permissions = {
-        "list": "inventory:view",
-        "retrieve": "inventory:view",
-        "create": "inventory:transfer",
-    }
+    required_permissions = permission_table(read="inventory:view", create="inventory:transfer")
     filterset_class = StockTransferFilterSet
     smart_fields = ("reference", "notes")
     sort_fields = TIMESTAMP_SORTS
@@ -341,21 +327,18 @@ class StockTransferViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
     }
     detail_includes = frozenset({"items"})
 
-    def base_queryset(self) -> QuerySet[StockTransfer]:
-        return selectors.stock_transfer_list()
-
     def create(self, request: Request, *args, **kwargs) -> Response:
         transfer = self.perform_create(self.validated_input())
         # Answered unscoped: neither end need be the request's workspace.
-        fresh = self.filter_queryset(selectors.stock_transfer_list()).get(pk=transfer.pk)
+        fresh = self.filter_queryset(self.queryset).get(pk=transfer.pk)
         return Response({"data": self.get_serializer(fresh).data}, status=status.HTTP_201_CREATED)
 
     def perform_create(self, data: dict[str, Any]) -> StockTransfer:
-        access: Access = self.request.access
-        source = data.pop("from_workspace", None) or access.require_workspace()
-        target = data.pop("to_workspace")
-        access.require_in("inventory:transfer", source, target)
         items = [services.TransferItem(**item) for item in data.pop("items")]
         return services.stock_transfer_create(
-            from_workspace=source, to_workspace=target, actor=access.user, items=items, **data
+            from_workspace=data.pop("from_workspace"),
+            to_workspace=data.pop("to_workspace"),
+            actor=self.request.user,
+            items=items,
+            **data,
         )

@@ -172,9 +172,12 @@ class ServiceAdmin(ModelAdmin):
     # --- create and change ---
 
     def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
         extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:  # fmt: skip
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ServiceRefused as refused:
@@ -184,9 +187,12 @@ class ServiceAdmin(ModelAdmin):
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(
-        self, request: HttpRequest, obj: models.Model | None = None, change: bool = False,
+        self,
+        request: HttpRequest,
+        obj: models.Model | None = None,
+        change: bool = False,
         **kwargs: Any,
-    ) -> type[forms.ModelForm]:  # fmt: skip
+    ) -> type[forms.ModelForm]:
         form = super().get_form(request, obj, change, **kwargs)
         refusal = getattr(request, REFUSAL_ATTRIBUTE, None)
         if refusal is None:

@@ -30,9 +30,6 @@ class DomainError(Exception):
         super().__init__(self.message)
 
 
-class Conflict(Exception):
-    """A request collided with the state of the resource (SPEC §5: ``409``)."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
+class RecordInUse(DomainError):
+    """A delete refused because other records still reference the one being deleted
+    (``optiflow.deletion.delete_or_refuse``)."""

@@ -25,6 +25,7 @@ from unfold.widgets import (
 
 from optiflow.admin_base import ReadOnlyInline, ServiceAdmin, ServiceModelForm
 from optiflow.admin_sites import public_admin, tenant_admin
+from optiflow.deletion import refuse_if_in_use
 from tenants import services
 from tenants.access import ALL_ABILITIES, FULL_ACCESS_ROLES, PERMISSIONS
 from tenants.models import ApiToken, Domain, Membership, Tenant, User, Workspace
@@ -238,8 +239,15 @@ class UserChangeForm(ServiceModelForm):
 
     class Meta:
         model = User
-        fields = ["email", "name", "is_active", "is_tenant_admin", "is_staff", "is_superuser",
-                  "current_workspace"]  # fmt: skip
+        fields = [
+            "email",
+            "name",
+            "is_active",
+            "is_tenant_admin",
+            "is_staff",
+            "is_superuser",
+            "current_workspace",
+        ]
 
 
 class UserAdmin(ServiceAdmin):
@@ -257,9 +265,19 @@ class UserAdmin(ServiceAdmin):
     access_fields = ["is_tenant_admin", "is_staff", "is_superuser"]
     fieldsets = [
         (None, {"fields": ["email", "name", "new_password"]}),
-        ("Access", {"fields": ["is_active", "is_tenant_admin", "is_staff", "is_superuser",
-                               "current_workspace"]}),
-    ]  # fmt: skip
+        (
+            "Access",
+            {
+                "fields": [
+                    "is_active",
+                    "is_tenant_admin",
+                    "is_staff",
+                    "is_superuser",
+                    "current_workspace",
+                ]
+            },
+        ),
+    ]
     add_fieldsets = [(None, {"fields": ["email", "name", "password", "is_tenant_admin"]})]
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
@@ -351,8 +369,17 @@ class WorkspaceAdmin(ServiceAdmin):
     list_select_related = ["owner"]
     inlines = [MembershipInline]
     autocomplete_fields = ["owner"]
-    fields = ["name", "code", "owner", "description", "address", "phone", "is_active",
-              "is_default", "members"]  # fmt: skip
+    fields = [
+        "name",
+        "code",
+        "owner",
+        "description",
+        "address",
+        "phone",
+        "is_active",
+        "is_default",
+        "members",
+    ]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # The owner is set at creation; the default workspace is chosen when one is created.
@@ -387,10 +414,10 @@ class WorkspaceAdmin(ServiceAdmin):
         return services.workspace_update(workspace=obj, data=data)
 
     def service_delete(self, request: HttpRequest, obj: Workspace) -> None:
-        services.workspace_delete(workspace=obj, actor=request.user)
+        services.workspace_delete(workspace=obj)
 
     def service_delete_check(self, request: HttpRequest, obj: Workspace) -> None:
-        services.workspace_delete_check(workspace=obj)
+        refuse_if_in_use(obj)
 
 
 @admin.register(Membership, site=tenant_admin)
@@ -471,8 +498,7 @@ class ApiTokenAdmin(ServiceAdmin):
     list_select_related = ["user"]
     search_fields = ["name", "user__email"]
     actions = ["revoke"]
-    fields = ["user", "name", "abilities", "expires_at", "last_used_at", "revoked_at",
-              "created_at"]  # fmt: skip
+    fields = ["user", "name", "abilities", "expires_at", "last_used_at", "revoked_at", "created_at"]
     readonly_fields = fields
 
     @admin.display(description="Status")

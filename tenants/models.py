@@ -21,8 +21,6 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
-from tenants.access import ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER
-
 SLUG_PATTERN = r"[a-z][a-z0-9-]{0,46}[a-z0-9]"
 
 
@@ -138,6 +136,10 @@ class Workspace(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+#: Membership roles; what each one grants is decided in ``tenants.access``.
+ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER = "owner", "admin", "member"
 
 
 class Membership(models.Model):

@@ -13,20 +13,8 @@ def membership_list_for_user(*, user: User) -> list[Membership]:
     )
 
 
-def workspace_list_for_user(*, user: User) -> QuerySet[Workspace]:
-    """Workspaces the user belongs to; a tenant admin sees all of them."""
-    workspaces = Workspace.objects.all()
-    if not user.is_tenant_admin:
-        workspaces = workspaces.filter(memberships__user=user)
-    return workspaces.order_by("id")
-
-
 def workspace_members(*, workspace: Workspace) -> QuerySet[Membership]:
     return Membership.objects.filter(workspace=workspace).select_related("user").order_by("user_id")
-
-
-def user_list() -> QuerySet[User]:
-    return User.objects.order_by("id")
 
 
 def token_list_for_user(*, user: User) -> QuerySet[ApiToken]:

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from tenants.access import ALL_ABILITIES, PERMISSIONS, ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER
-from tenants.models import ApiToken, Membership, User, Workspace
+from optiflow.api.serializers import ScopedRelatedField
+from tenants.access import ALL_ABILITIES, PERMISSIONS
+from tenants.models import (
+    ROLE_ADMIN,
+    ROLE_MEMBER,
+    ROLE_OWNER,
+    ApiToken,
+    Membership,
+    User,
+    Workspace,
+)
 
 ABILITY_CHOICES = [ALL_ABILITIES, *PERMISSIONS]
 
@@ -42,7 +51,7 @@ class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     abilities = serializers.ListField(
         child=serializers.ChoiceField(choices=ABILITY_CHOICES),
-        required=False,
+        default=lambda: [ALL_ABILITIES],
         help_text='Permission strings; default `["*"]` (everything the user holds).',
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -144,7 +153,7 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class MemberCreateSerializer(serializers.Serializer):
-    user_id = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), source="user")
+    user_id = ScopedRelatedField(source="user", queryset=User.objects.all())
     role = serializers.ChoiceField(choices=[ROLE_ADMIN, ROLE_MEMBER])
     permissions = serializers.ListField(
         child=serializers.ChoiceField(choices=PERMISSIONS), required=False

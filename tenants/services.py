@@ -11,16 +11,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django_tenants.utils import schema_context
 
+from optiflow.deletion import delete_or_refuse
 from optiflow.errors import NON_FIELD, DomainError
-from tenants.access import ALL_ABILITIES, ALL_PERMISSIONS, PERMISSIONS, ROLE_OWNER
-from tenants.models import ApiToken, Domain, Membership, Tenant, User, Workspace
+from tenants.access import ALL_ABILITIES, ALL_PERMISSIONS, PERMISSIONS
+from tenants.models import ROLE_OWNER, ApiToken, Domain, Membership, Tenant, User, Workspace
 
 #: Called inside the new schema after the owner, workspace and token exist, e.g. to create the
 #: default document series. Apps register here instead of this module importing them.
@@ -28,10 +28,6 @@ PROVISIONING_HOOKS: list[Callable[[Tenant, User, Workspace], None]] = []
 
 
 class TenantExists(DomainError):
-    pass
-
-
-class WorkspaceNotEmpty(DomainError):
     pass
 
 
@@ -166,26 +162,10 @@ def workspace_update(*, workspace: Workspace, data: dict) -> Workspace:
     return workspace
 
 
-#: Checks that refuse deleting a workspace that holds documents or stock. Apps that own such
-#: records register a callable returning a reason (or ``None``).
-WORKSPACE_DELETE_GUARDS: list[Callable[[Workspace], str | None]] = []
-
-
-def workspace_delete_check(*, workspace: Workspace) -> None:
-    """Raises the refusal ``workspace_delete`` would: documents or stock keep a workspace."""
-    for guard in WORKSPACE_DELETE_GUARDS:
-        reason = guard(workspace)
-        if reason:
-            raise WorkspaceNotEmpty(reason)
-
-
-@transaction.atomic
-def workspace_delete(*, workspace: Workspace, actor: User) -> None:
-    if workspace.owner_id != actor.pk:
-        raise PermissionDenied("Only the owner can delete a workspace.")
-    workspace_delete_check(workspace=workspace)
-    User.objects.filter(current_workspace=workspace).update(current_workspace=None)
-    workspace.delete()
+def workspace_delete(*, workspace: Workspace) -> None:
+    """Refused while it holds documents or stock records (their models say why); its
+    memberships go with it, and users whose current workspace it was have none."""
+    delete_or_refuse(workspace)
 
 
 def workspace_switch(*, user: User, workspace: Workspace) -> User:
@@ -211,9 +191,11 @@ def membership_add(
     if role == ROLE_OWNER:
         raise DomainError("A workspace has one owner, set at creation.", field="role")
     return Membership.objects.create(
-        workspace=workspace, user=user, role=role,
+        workspace=workspace,
+        user=user,
+        role=role,
         permissions=membership_permissions(permissions or []),
-    )  # fmt: skip
+    )
 
 
 def membership_update(*, membership: Membership, data: dict) -> Membership:

@@ -12,7 +12,15 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from optiflow.api.permissions import AUTHENTICATED
+from optiflow.api.permissions import (
+    AUTHENTICATED,
+    HeldInWorkspace,
+    IsWorkspaceOwner,
+    MayChangeAccount,
+    MayMintToken,
+    MayRevokeToken,
+    permission_table,
+)
 from optiflow.api.serializers import validated_data
 from optiflow.api.views import (
     ApiView,
@@ -24,7 +32,6 @@ from optiflow.api.views import (
     UpdateMixin,
 )
 from tenants import selectors, services
-from tenants.access import ALL_ABILITIES, token_may_grant, token_may_revoke
 from tenants.models import ApiToken, Membership, User, Workspace
 from tenants.serializers import (
     LoginSerializer,
@@ -66,7 +73,7 @@ class AuthTokenView(ApiView):
 
 
 class MeView(ApiView):
-    required_permissions = {"get": AUTHENTICATED}
+    required_permissions = permission_table(get=AUTHENTICATED)
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
@@ -102,12 +109,11 @@ class TokenViewSet(ListMixin, CreateMixin, DestroyMixin, ApiViewSet):
 
     serializer_class = TokenSerializer
     input_serializers = {"create": TokenCreateSerializer}
-    required_permissions = {
-        "list": AUTHENTICATED,
-        "create": AUTHENTICATED,
-        "destroy": AUTHENTICATED,
-    }
-    sort_fields = {"id": "id", "created_at": "created_at", "name": "name"}
+    required_permissions = permission_table(
+        list=AUTHENTICATED, create=AUTHENTICATED, destroy=AUTHENTICATED
+    )
+    record_checks = {"create": (MayMintToken(),), "destroy": (MayRevokeToken(),)}
+    sort_fields = ("id", "created_at", "name")
 
     def base_queryset(self) -> QuerySet[ApiToken]:
         return selectors.token_list_for_user(user=self.request.user)
@@ -115,15 +121,12 @@ class TokenViewSet(ListMixin, CreateMixin, DestroyMixin, ApiViewSet):
     @extend_schema(responses={201: NewTokenSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
         data = self.validated_input()
-        if not token_may_grant(request.auth.abilities, data.get("abilities", [ALL_ABILITIES])):
-            raise exceptions.PermissionDenied()
+        # Door 2 asked about the token as it would be minted.
+        self.check_object_permissions(request, ApiToken(abilities=data["abilities"]))
         token, plaintext = services.token_create(user=request.user, **data)
         return new_token_response(token, plaintext)
 
     def perform_destroy(self, instance: ApiToken) -> None:
-        caller = self.request.auth
-        if not token_may_revoke(caller.pk, caller.abilities, instance.pk):
-            raise exceptions.PermissionDenied()
         services.token_revoke(token=instance)
 
 
@@ -132,68 +135,73 @@ class UserViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, ApiViewSet
     so only a tenant admin may grant or withdraw that flag or change a tenant admin's account
     (`403` otherwise): `users:manage` in one workspace is not a way to become one."""
 
+    queryset = User.objects.all()
     serializer_class = UserSerializer
     input_serializers = {
         "create": UserCreateSerializer,
         "update": UserUpdateSerializer,
         "partial_update": UserUpdateSerializer,
     }
-    required_permissions = dict.fromkeys(
-        ["list", "retrieve", "create", "update", "partial_update"], "users:manage"
+    required_permissions = permission_table(
+        read="users:manage", create="users:manage", update="users:manage"
     )
+    record_checks = dict.fromkeys(["create", "update", "partial_update"], (MayChangeAccount(),))
     smart_fields = ("name", "email")
-    sort_fields = {"id": "id", "name": "name", "email": "email", "created_at": "created_at"}
+    sort_fields = ("id", "name", "email", "created_at")
     default_sort = "name"
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
-    def base_queryset(self) -> QuerySet[User]:
-        return selectors.user_list()
-
     def perform_create(self, data: dict[str, Any]) -> User:
-        if data.get("is_tenant_admin"):
-            self.require_tenant_admin()
+        # Door 2 asked about the account as it would be created.
+        self.check_object_permissions(self.request, User(is_tenant_admin=data["is_tenant_admin"]))
         return services.user_create(**data)
 
     def perform_update(self, instance: User, data: dict[str, Any]) -> User:
-        if instance.is_tenant_admin or data.get("is_tenant_admin"):
-            self.require_tenant_admin()
+        # get_object() asked about the stored account; now about the account as it would be.
+        promoted = data.get("is_tenant_admin", instance.is_tenant_admin)
+        self.check_object_permissions(self.request, User(is_tenant_admin=promoted))
         return services.user_update(user=instance, data=dict(data), actor=self.request.user)
-
-    def require_tenant_admin(self) -> None:
-        if not self.request.user.is_tenant_admin:
-            raise exceptions.PermissionDenied()
 
 
 class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):
     """Workspaces the caller belongs to (all of them for a tenant admin).
 
-    Changing a workspace or its members needs ``workspaces:manage`` in *that* workspace;
-    deleting it is for its owner only.
+    Changing a workspace or its members needs `workspaces:manage` in *that* workspace;
+    deleting it is for its owner only (with a token that carries `workspaces:manage`).
     """
 
+    queryset = Workspace.objects.all()
     serializer_class = WorkspaceSerializer
     pagination_class = None  # a user belongs to a handful of workspaces (SPEC §4)
     input_serializers = {
         "create": WorkspaceWriteSerializer,
         "update": WorkspaceWriteSerializer,
         "partial_update": WorkspaceWriteSerializer,
-        "members": MemberCreateSerializer,
+        "member_add": MemberCreateSerializer,
         "member": MemberUpdateSerializer,
     }
-    required_permissions = {
-        "list": AUTHENTICATED,
-        "retrieve": AUTHENTICATED,
-        "create": "workspaces:manage",
-        "update": AUTHENTICATED,
-        "partial_update": AUTHENTICATED,
-        "destroy": AUTHENTICATED,
-        "switch": AUTHENTICATED,
-        "members": AUTHENTICATED,
-        "member": AUTHENTICATED,
+    # Administration is decided on the record (door 2): the permission must be held in the
+    # workspace being changed, which need not be the request's.
+    required_permissions = permission_table(
+        read=AUTHENTICATED,
+        create="workspaces:manage",
+        update=AUTHENTICATED,
+        destroy=AUTHENTICATED,
+        switch=AUTHENTICATED,
+        members=AUTHENTICATED,
+        member_add=AUTHENTICATED,
+        member=AUTHENTICATED,
+    )
+    record_checks = {
+        **dict.fromkeys(
+            ["update", "partial_update", "member_add", "member"],
+            (HeldInWorkspace("workspaces:manage"),),
+        ),
+        "destroy": (IsWorkspaceOwner(), HeldInWorkspace("workspaces:manage")),
     }
 
     def base_queryset(self) -> QuerySet[Workspace]:
-        return selectors.workspace_list_for_user(user=self.request.user)
+        return self.queryset.filter(pk__in=self.request.access.own_workspace_ids())
 
     def list(self, request: Request) -> Response:
         """Not paginated: a user belongs to a handful of workspaces."""
@@ -204,11 +212,10 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
         return services.workspace_create(owner=self.request.user, **data)
 
     def perform_update(self, instance: Workspace, data: dict[str, Any]) -> Workspace:
-        self.request.access.require_in("workspaces:manage", instance)
         return services.workspace_update(workspace=instance, data=dict(data))
 
     def perform_destroy(self, instance: Workspace) -> None:
-        services.workspace_delete(workspace=instance, actor=self.request.user)
+        services.workspace_delete(workspace=instance)
 
     @extend_schema(request=None, responses=WorkspaceSerializer)
     @action(detail=True, methods=["post"])
@@ -217,15 +224,16 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
         services.workspace_switch(user=request.user, workspace=workspace)
         return self.respond(workspace)
 
-    @extend_schema(methods=["GET"], request=None, responses=MemberSerializer(many=True))
-    @extend_schema(methods=["POST"], responses={201: MemberSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(request=None, responses=MemberSerializer(many=True))
+    @action(detail=True, methods=["get"])
     def members(self, request: Request, pk: str) -> Response:
+        members = selectors.workspace_members(workspace=self.get_object())
+        return Response({"data": MemberSerializer(members, many=True).data})
+
+    @extend_schema(responses={201: MemberSerializer})
+    @members.mapping.post
+    def member_add(self, request: Request, pk: str) -> Response:
         workspace = self.get_object()
-        if request.method == "GET":
-            members = selectors.workspace_members(workspace=workspace)
-            return Response({"data": MemberSerializer(members, many=True).data})
-        self.request.access.require_in("workspaces:manage", workspace)
         membership = services.membership_add(workspace=workspace, **self.validated_input())
         return Response({"data": MemberSerializer(membership).data}, status=status.HTTP_201_CREATED)
 
@@ -233,11 +241,9 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
     @extend_schema(methods=["DELETE"], request=None, responses={204: None})
     @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<user_id>[0-9]+)")
     def member(self, request: Request, pk: str, user_id: str) -> Response:
-        workspace = self.get_object()
-        self.request.access.require_in("workspaces:manage", workspace)
         membership = (
             Membership.objects.select_related("user", "workspace")
-            .filter(workspace=workspace, user_id=int(user_id))
+            .filter(workspace=self.get_object(), user_id=int(user_id))
             .first()
         )
         if membership is None:

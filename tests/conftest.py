@@ -16,9 +16,10 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 from django.core.cache import cache
 from django.db import connection, connections
-from django.test import Client
+from django.test import Client, override_settings
 
 from tenants.services import ProvisionedTenant, tenant_provision
+from tests import server_settings
 from tests.admin_session import AdminSession
 from tests.factories import ApiClient, WorkspaceFactory, make_user
 
@@ -33,6 +34,15 @@ def provision(slug: str) -> ProvisionedTenant:
         owner_email=f"owner@{slug}.test",
         owner_password=OWNER_PASSWORD,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """Tests make hundreds of users; the production hasher is slow on purpose (PBKDF2, a
+    million iterations), so tests use a fast one, as the server processes they start do
+    (``tests/server_settings.py``). Passwords are still hashed and checked."""
+    with override_settings(PASSWORD_HASHERS=server_settings.PASSWORD_HASHERS):
+        yield
 
 
 @pytest.fixture(scope="session")

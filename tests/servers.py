@@ -32,17 +32,34 @@ def gunicorn(
     """Start ``count`` gunicorn servers on the test database and yield their base URLs once
     they answer ``/health``; stop them afterwards. Their log goes to a temporary file, shown
     if one fails to start."""
-    environment = {**os.environ, "DATABASE_URL": test_database_url(), **(env or {})}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "tests.server_settings",
+        **(env or {}),
+    }
     with ExitStack() as stack:
         urls = []
         for _ in range(count):
             port = free_port()
             log = stack.enter_context(tempfile.TemporaryFile())
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "optiflow.wsgi", "--workers", "1",
-                 "--bind", f"127.0.0.1:{port}", *options],
-                cwd=ROOT, env=environment, stdout=log, stderr=log,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "optiflow.wsgi",
+                    "--workers",
+                    "1",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    *options,
+                ],
+                cwd=ROOT,
+                env=environment,
+                stdout=log,
+                stderr=log,
+            )
             stack.callback(stop, process)
             url = f"http://127.0.0.1:{port}"
             wait_until_serving(url, process, log)

@@ -76,8 +76,11 @@ PRINTABLE_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "CMYK"}
 SIDE = 75 * mm
 FACTS = 52 * mm
 IDENTIFICATION_LABELS = {
-    "tax_id": "Tax ID", "national_id": "National ID", "passport": "Passport", "other": "ID",
-}  # fmt: skip
+    "tax_id": "Tax ID",
+    "national_id": "National ID",
+    "passport": "Passport",
+    "other": "ID",
+}
 COLUMNS = ["#", "Description", "Qty", "Unit price", "Discount", "Tax", "Amount"]
 #: Amount columns are as wide as their longest value, and never narrower than this.
 MIN_WIDTHS = [0, 0, 14 * mm, 19 * mm, 17 * mm, 17 * mm, 20 * mm]
@@ -98,13 +101,19 @@ class Kind:
 
 DRAFT, CANCELLED, PAID = Mark("DRAFT", MUTED), Mark("CANCELLED", RED), Mark("PAID", GREEN)
 INVOICE = Kind(
-    "Invoice", "BILL TO", "Due date", {"draft": DRAFT, "cancelled": CANCELLED, "paid": PAID},
+    "Invoice",
+    "BILL TO",
+    "Due date",
+    {"draft": DRAFT, "cancelled": CANCELLED, "paid": PAID},
     "invoice_footer",
-)  # fmt: skip
+)
 QUOTATION = Kind(
-    "Quotation", "PREPARED FOR", "Valid until", {"draft": DRAFT, "cancelled": CANCELLED},
+    "Quotation",
+    "PREPARED FOR",
+    "Valid until",
+    {"draft": DRAFT, "cancelled": CANCELLED},
     "quotation_footer",
-)  # fmt: skip
+)
 
 
 def document_pdf(document: Document, *, company: Company) -> bytes:
@@ -152,8 +161,9 @@ def document_pdf(document: Document, *, company: Company) -> bytes:
 # --- the first page's head ------------------------------------------------------------------
 
 
-def header(document: Document, kind: Kind, number: str, mark: Mark | None,
-           company: Company) -> list[Flowable]:  # fmt: skip
+def header(
+    document: Document, kind: Kind, number: str, mark: Mark | None, company: Company
+) -> list[Flowable]:
     """The brand (logo, else name) on the left; the document's kind, number and status mark
     on the right. Then who sends it, to whom, and its facts, side by side."""
     if company.logo is not None:
@@ -168,9 +178,15 @@ def header(document: Document, kind: Kind, number: str, mark: Mark | None,
     if mark is not None:
         title += [Spacer(1, 2 * mm), Badge(mark)]
     top = Table([[brand, title]], colWidths=[CONTENT_WIDTH - SIDE, SIDE])
-    top.setStyle(TableStyle([
-        *_cell_style(0, 0), ("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (1, 0), (1, 0), "RIGHT"),
-    ]))  # fmt: skip
+    top.setStyle(
+        TableStyle(
+            [
+                *_cell_style(0, 0),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("ALIGN", (1, 0), (1, 0), "RIGHT"),
+            ]
+        )
+    )
 
     contact = document.contact
     sender = [company.trade_name if company.trade_name != company.legal_name else ""]
@@ -190,21 +206,33 @@ def header(document: Document, kind: Kind, number: str, mark: Mark | None,
         facts.append(("Payment terms", document.payment_term))
     facts.append(("Currency", document.currency))
     facts_table = Table(
-        [[Paragraph(label, DETAILS), Paragraph(fmt.markup(value), CELL_RIGHT)]
-         for label, value in facts],
+        [
+            [Paragraph(label, DETAILS), Paragraph(fmt.markup(value), CELL_RIGHT)]
+            for label, value in facts
+        ],
         colWidths=[24 * mm, FACTS - 24 * mm],
-    )  # fmt: skip
+    )
     facts_table.setStyle(TableStyle(_cell_style(0, 0.5)))
     party = (CONTENT_WIDTH - FACTS) / 2
     parties = Table(
-        [[_party("FROM", company.legal_name, sender),
-          _party(kind.party_label, contact.name, customer), facts_table]],
+        [
+            [
+                _party("FROM", company.legal_name, sender),
+                _party(kind.party_label, contact.name, customer),
+                facts_table,
+            ]
+        ],
         colWidths=[party, party, FACTS],
-    )  # fmt: skip
-    parties.setStyle(TableStyle([
-        *_cell_style(0, 0), ("RIGHTPADDING", (0, 0), (1, 0), 5 * mm),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-    ]))  # fmt: skip
+    )
+    parties.setStyle(
+        TableStyle(
+            [
+                *_cell_style(0, 0),
+                ("RIGHTPADDING", (0, 0), (1, 0), 5 * mm),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
     return [top, Spacer(1, 8 * mm), parties, Spacer(1, 7 * mm), summary(document)]
 
 
@@ -217,15 +245,24 @@ def summary(document: Document) -> Table:
         label, amount = "TOTAL", document.total_amount
         note = f"Valid until {fmt.date(document.due_date)}" if document.due_date else ""
     band = Table(
-        [[Paragraph(label, LABEL),
-          Paragraph(fmt.markup(fmt.money(amount, document.currency)), BIG_AMOUNT),
-          Paragraph(fmt.markup(note), DETAILS_RIGHT)]],
+        [
+            [
+                Paragraph(label, LABEL),
+                Paragraph(fmt.markup(fmt.money(amount, document.currency)), BIG_AMOUNT),
+                Paragraph(fmt.markup(note), DETAILS_RIGHT),
+            ]
+        ],
         colWidths=[30 * mm, 80 * mm, CONTENT_WIDTH - 110 * mm],
-    )  # fmt: skip
-    band.setStyle(TableStyle([
-        *_cell_style(8, 7), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("BACKGROUND", (0, 0), (-1, -1), SHADE),
-    ]))  # fmt: skip
+    )
+    band.setStyle(
+        TableStyle(
+            [
+                *_cell_style(8, 7),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("BACKGROUND", (0, 0), (-1, -1), SHADE),
+            ]
+        )
+    )
     return band
 
 
@@ -257,28 +294,34 @@ def lines_table(document: Document) -> Table:
         if notes:
             note = fmt.markup(" · ".join(notes))
             description += f'<br/><font size="7" color="{MUTED_HEX}">{note}</font>'
-        rows.append([
-            str(index),
-            Paragraph(description, CELL),
-            fmt.quantity(line.quantity),
-            fmt.money(line.unit_price, currency),
-            fmt.money(line.discount_amount, currency) if line.discount_amount else "–",
-            fmt.money(line.tax_amount, currency) if line.tax_amount else "–",
-            fmt.money(line.total, currency),
-        ])  # fmt: skip
+        rows.append(
+            [
+                str(index),
+                Paragraph(description, CELL),
+                fmt.quantity(line.quantity),
+                fmt.money(line.unit_price, currency),
+                fmt.money(line.discount_amount, currency) if line.discount_amount else "–",
+                fmt.money(line.tax_amount, currency) if line.tax_amount else "–",
+                fmt.money(line.total, currency),
+            ]
+        )
     widths = [max(_width(rows, column), least) for column, least in enumerate(MIN_WIDTHS)]
     widths[1] += CONTENT_WIDTH - sum(widths)
     table = Table(rows, colWidths=widths, repeatRows=1)
-    table.setStyle(TableStyle([
-        *_cell_style(PAD, 4),
-        ("FONT", (0, 0), (-1, 0), BOLD, 7),
-        ("TEXTCOLOR", (0, 0), (-1, 0), MUTED),
-        ("TEXTCOLOR", (0, 1), (0, -1), MUTED),
-        ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
-        ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),
-    ]))  # fmt: skip
+    table.setStyle(
+        TableStyle(
+            [
+                *_cell_style(PAD, 4),
+                ("FONT", (0, 0), (-1, 0), BOLD, 7),
+                ("TEXTCOLOR", (0, 0), (-1, 0), MUTED),
+                ("TEXTCOLOR", (0, 1), (0, -1), MUTED),
+                ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),
+            ]
+        )
+    )
     return table
 
 
@@ -298,13 +341,18 @@ def totals_table(document: Document) -> Flowable:
             rows.append((fmt.markup(label), -payment.amount))
         rows.append(("<b>Amount due</b>", document.amount_due))
         emphasized.append(len(rows) - 1)
-    cells = [[Paragraph(label, CELL_RIGHT), fmt.money(amount, document.currency)]
-             for label, amount in rows]  # fmt: skip
+    cells = [
+        [Paragraph(label, CELL_RIGHT), fmt.money(amount, document.currency)]
+        for label, amount in rows
+    ]
     amount_width = max(30 * mm, _width(cells, 1, BOLD, TOTAL_SIZE))
     table = Table(cells, colWidths=[95 * mm - amount_width, amount_width], hAlign="RIGHT")
-    style = [*_cell_style(PAD, 3), ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-             ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-             ("LINEABOVE", (0, emphasized[0]), (-1, emphasized[0]), 0.8, INK)]  # fmt: skip
+    style = [
+        *_cell_style(PAD, 3),
+        ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("LINEABOVE", (0, emphasized[0]), (-1, emphasized[0]), 0.8, INK),
+    ]
     style += [("FONT", (1, row), (1, row), BOLD, TOTAL_SIZE) for row in emphasized]
     if isinstance(document, Invoice):
         style.append(("BACKGROUND", (0, -1), (-1, -1), SHADE))
@@ -353,8 +401,11 @@ def _address(address: Address | None) -> dict[str, str]:
 def _party(label: str, name: str, lines: list[str]) -> list[Flowable]:
     """A label, a name, and its details one per line (empty ones left out)."""
     details = "<br/>".join(fmt.markup(line) for line in lines if line)
-    return [Paragraph(label, LABEL), Paragraph(fmt.markup(name), PARTY_NAME),
-            Paragraph(details, DETAILS)]  # fmt: skip
+    return [
+        Paragraph(label, LABEL),
+        Paragraph(fmt.markup(name), PARTY_NAME),
+        Paragraph(details, DETAILS),
+    ]
 
 
 def _tax_label(name: str, rate: Decimal) -> str:
@@ -403,8 +454,16 @@ class Badge(Flowable):
 
 def _frame(decor: PageDecor, *, top: float) -> Frame:
     height = PAGE_HEIGHT - top - decor.bottom_margin
-    return Frame(MARGIN, decor.bottom_margin, CONTENT_WIDTH, height,
-                 leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)  # fmt: skip
+    return Frame(
+        MARGIN,
+        decor.bottom_margin,
+        CONTENT_WIDTH,
+        height,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+    )
 
 
 def _width(rows: list[list], column: int, font: str = REGULAR, size: float = FONT_SIZE) -> float:

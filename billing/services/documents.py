@@ -1,8 +1,9 @@
 """What invoices and quotations share: the contact, date and currency rules, and their lines.
 
-Request items become priced ``Line``s (defaults from the product, the arithmetic of
-``billing.money``), which are then written as item rows with per-line tax copies. Every problem
-with the items is collected and reported at once, keyed ``items.N.field``.
+Request items (their ``product`` and ``taxes`` already resolved by the input serializer, which
+refuses unknown ids) become priced ``Line``s (defaults from the product, the arithmetic of
+``billing.money``), which are then written as item rows with per-line tax copies. Every business
+problem with the items is collected and reported at once, keyed ``items.N.field``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,11 @@ from typing import Any
 from django.db import connection
 
 from billing.models import Document, DocumentItem, LineTax
-from billing.money import (
-    MAX_AMOUNT,
-    DiscountExceedsSubtotal,
-    LineAmounts,
-    document_amounts,
-    line_amounts,
-)
+from billing.money import DiscountExceedsSubtotal, LineAmounts, document_amounts, line_amounts
 from contacts.models import Contact
-from inventory.models import Product, Tax
+from inventory.models import Product
 from optiflow.errors import NON_FIELD, DomainError
+from optiflow.money import MAX_AMOUNT
 from tenants.models import Tenant
 
 DEFAULT_CURRENCY = "USD"
@@ -116,10 +112,6 @@ def lines_prepare(
     """Price the request's items. An item with an ``id`` rewrites that stored line and keeps
     whatever it does not resend (product, price, discount, taxes with their copied rates)."""
     existing = existing or {}
-    products = Product.objects.select_related("default_tax").in_bulk(
-        {item["product_id"] for item in items if "product_id" in item}
-    )
-    taxes = Tax.objects.in_bulk({tax_id for item in items for tax_id in item.get("tax_ids", ())})
     problems = ErrorCollector()
     lines: list[Line] = []
     matched: set[int] = set()
@@ -136,15 +128,12 @@ def lines_prepare(
                 continue
             matched.add(stored.pk)
         product = stored.product if stored is not None else None
-        if "product_id" in item and (stored is None or item["product_id"] != stored.product_id):
-            product = products.get(item["product_id"])
-            if product is None:
-                problems.add(f"{path}.product_id", "The selected product does not exist.")
-                continue
+        if "product" in item and (stored is None or item["product"].pk != stored.product_id):
+            product = item["product"]
             if not product.is_active:
                 problems.add(f"{path}.product_id", "The product is inactive.")
                 continue
-        line_taxes = line_tax_copies(item, stored, product, taxes, problems, path)
+        line_taxes = line_tax_copies(item, stored, product, problems, path)
         line = priced_line(item, stored, product, line_taxes, problems, path)
         if line is not None:
             lines.append(line)
@@ -153,16 +142,16 @@ def lines_prepare(
 
 
 def line_tax_copies(
-    item: dict[str, Any], stored: DocumentItem | None, product: Product,
-    taxes: Mapping[int, Tax], problems: ErrorCollector, path: str,
-) -> tuple[TaxCopy, ...]:  # fmt: skip
-    if "tax_ids" in item:
+    item: dict[str, Any],
+    stored: DocumentItem | None,
+    product: Product,
+    problems: ErrorCollector,
+    path: str,
+) -> tuple[TaxCopy, ...]:
+    if "taxes" in item:
         copies = []
-        for position, tax_id in enumerate(item["tax_ids"]):
-            tax = taxes.get(tax_id)
-            if tax is None:
-                problems.add(f"{path}.tax_ids.{position}", "The selected tax does not exist.")
-            elif not tax.is_active:
+        for position, tax in enumerate(item["taxes"]):
+            if not tax.is_active:
                 problems.add(f"{path}.tax_ids.{position}", "The tax is inactive.")
             else:
                 copies.append(TaxCopy(tax.pk, tax.name, tax.rate))
@@ -176,9 +165,13 @@ def line_tax_copies(
 
 
 def priced_line(
-    item: dict[str, Any], stored: DocumentItem | None, product: Product,
-    taxes: tuple[TaxCopy, ...], problems: ErrorCollector, path: str,
-) -> Line | None:  # fmt: skip
+    item: dict[str, Any],
+    stored: DocumentItem | None,
+    product: Product,
+    taxes: tuple[TaxCopy, ...],
+    problems: ErrorCollector,
+    path: str,
+) -> Line | None:
     same_product = stored is not None and product.pk == stored.product_id
     quantity = item.get("quantity", stored.quantity if stored else None)
     unit_price = item.get("unit_price", stored.unit_price if same_product else product.price)
@@ -192,9 +185,12 @@ def priced_line(
         rate = given = None
     try:
         amounts = line_amounts(
-            quantity=quantity, unit_price=unit_price, discount_rate=rate,
-            discount_amount=given, tax_rates=[t.rate for t in taxes],
-        )  # fmt: skip
+            quantity=quantity,
+            unit_price=unit_price,
+            discount_rate=rate,
+            discount_amount=given,
+            tax_rates=[t.rate for t in taxes],
+        )
     except DiscountExceedsSubtotal as error:
         problems.add(f"{path}.discount_amount", str(error))
         return None
@@ -202,6 +198,36 @@ def priced_line(
         problems.add(f"{path}.quantity", f"The line amount may not exceed {MAX_AMOUNT}.")
         return None
     return Line(product, description, quantity, unit_price, rate, taxes, amounts, stored)
+
+
+@dataclass
+class ItemsReplacement:
+    """A document's whole new item list, priced against its stored lines: ``lines`` rewrite
+    the rows they match by ``id`` and add the others; ``removed`` are the stored rows not sent.
+    Nothing is written until ``write``, so a caller can first compare with the rows as they
+    are (an issued invoice's stock reconciliation)."""
+
+    document: Document
+    lines: list[Line]
+    removed: list[DocumentItem]
+
+    def write(self) -> None:
+        """Set the document's totals from the new lines, save it and write its item rows."""
+        document_totals_set(self.document, self.lines)
+        self.document.save()
+        lines_write(document=self.document, lines=self.lines, removed=self.removed)
+
+
+def items_replacement(*, document: Document, items: Sequence[dict[str, Any]]) -> ItemsReplacement:
+    """The one way invoices and quotations replace their items (``PUT``/``PATCH`` with
+    ``items``): stored lines are matched by ``id``, the others added, the missing removed."""
+    existing = {
+        item.pk: item for item in document.items.select_related("product").prefetch_related("taxes")
+    }
+    lines = lines_prepare(items=items, existing=existing)
+    kept = {line.item.pk for line in lines if line.item is not None}
+    removed = [item for pk, item in existing.items() if pk not in kept]
+    return ItemsReplacement(document, lines, removed)
 
 
 def lines_copy(items: Iterable[DocumentItem]) -> list[Line]:
@@ -214,11 +240,23 @@ def lines_copy(items: Iterable[DocumentItem]) -> list[Line]:
             item.discount_amount if item.discount_rate is None and item.discount_amount else None
         )
         amounts = line_amounts(
-            quantity=item.quantity, unit_price=item.unit_price, discount_rate=item.discount_rate,
-            discount_amount=given, tax_rates=[t.rate for t in taxes],
-        )  # fmt: skip
-        lines.append(Line(item.product, item.description, item.quantity, item.unit_price,
-                          item.discount_rate, taxes, amounts))  # fmt: skip
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            discount_rate=item.discount_rate,
+            discount_amount=given,
+            tax_rates=[t.rate for t in taxes],
+        )
+        lines.append(
+            Line(
+                item.product,
+                item.description,
+                item.quantity,
+                item.unit_price,
+                item.discount_rate,
+                taxes,
+                amounts,
+            )
+        )
     return lines
 
 
@@ -233,9 +271,16 @@ def document_totals_set(document: Document, lines: Iterable[Line]) -> None:
 
 
 ITEM_FIELDS = [
-    "product", "description", "quantity", "unit_price", "discount_rate", "discount_amount",
-    "subtotal", "tax_amount", "total",
-]  # fmt: skip
+    "product",
+    "description",
+    "quantity",
+    "unit_price",
+    "discount_rate",
+    "discount_amount",
+    "subtotal",
+    "tax_amount",
+    "total",
+]
 
 
 def lines_write(

@@ -16,13 +16,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import DocumentSeries, DocumentType, Invoice, InvoiceItem, Payment, Quotation
+from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
 from billing.services.documents import (
+    ItemsReplacement,
     Line,
     check_contact,
     check_dates,
     check_products_active,
     document_totals_set,
+    items_replacement,
     lines_prepare,
     lines_write,
     tenant_currency,
@@ -63,31 +65,51 @@ def has_active_payments(invoice: Invoice) -> bool:
 def stock_out(*, invoice: Invoice, sold: Iterable[tuple[Product, Decimal]], actor: User) -> None:
     """A ``sale`` movement per line; a shortage on line N is refused on ``items.N.quantity``."""
     changes = [
-        StockChange(product=product, workspace=invoice.workspace, quantity=-quantity,
-                    movement_type=SALE, line=index)
+        StockChange(
+            product=product,
+            workspace=invoice.workspace,
+            quantity=-quantity,
+            movement_type=SALE,
+            line=index,
+        )
         for index, (product, quantity) in enumerate(sold)
-    ]  # fmt: skip
+    ]
     stock_apply(
         changes=changes, actor=actor, reference=invoice.document_number, invoice_id=invoice.pk
     )
 
 
 def invoice_write(
-    *, workspace: Workspace, actor: User, contact: Contact, lines: Sequence[Line],
-    document_series: DocumentSeries | None = None, document_number: str | None = None,
-    issue_date: dt.date | None = None, due_date: dt.date | None = None, payment_term: str = "",
-    notes: str = "", currency: str | None = None, draft: bool = False,
+    *,
+    workspace: Workspace,
+    actor: User,
+    contact: Contact,
+    lines: Sequence[Line],
+    document_series: DocumentSeries | None = None,
+    document_number: str | None = None,
+    issue_date: dt.date | None = None,
+    due_date: dt.date | None = None,
+    payment_term: str = "",
+    notes: str = "",
+    currency: str | None = None,
+    draft: bool = False,
     quotation: Quotation | None = None,
-) -> Invoice:  # fmt: skip
+) -> Invoice:
     """A new invoice from priced lines: saved as a draft, or issued (numbered, stock out).
     Shared by ``invoice_create`` and the conversion of a quotation, inside their transaction."""
     issue_date = issue_date or timezone.localdate()
     check_dates(issue_date, due_date)
     invoice = Invoice(
-        workspace=workspace, contact=contact, issue_date=issue_date, due_date=due_date,
-        payment_term=payment_term, notes=notes, currency=currency or tenant_currency(),
-        quotation=quotation, created_by=actor,
-    )  # fmt: skip
+        workspace=workspace,
+        contact=contact,
+        issue_date=issue_date,
+        due_date=due_date,
+        payment_term=payment_term,
+        notes=notes,
+        currency=currency or tenant_currency(),
+        quotation=quotation,
+        created_by=actor,
+    )
     document_totals_set(invoice, lines)
     if draft:
         if document_number:
@@ -114,9 +136,15 @@ def invoice_write(
 
 @transaction.atomic
 def invoice_create(
-    *, workspace: Workspace, actor: User, contact: Contact, items: Sequence[dict[str, Any]],
-    payment: dict[str, Any] | None = None, draft: bool = False, **fields: Any,
-) -> Invoice:  # fmt: skip
+    *,
+    workspace: Workspace,
+    actor: User,
+    contact: Contact,
+    items: Sequence[dict[str, Any]],
+    payment: dict[str, Any] | None = None,
+    draft: bool = False,
+    **fields: Any,
+) -> Invoice:
     """Create an invoice and issue it at once (unless ``draft``), optionally recording a first
     ``payment`` in the same transaction. ``fields`` are ``invoice_write``'s."""
     check_contact(contact)
@@ -145,9 +173,10 @@ def invoice_issue(*, invoice: Invoice, actor: User, document_number: str | None 
     check_contact(invoice.contact)
     check_products_active([item.product for item in items])
     invoice.document_series, invoice.document_number = document_number_take(
-        document_type=DocumentType.INVOICE, series=invoice.document_series,
+        document_type=DocumentType.INVOICE,
+        series=invoice.document_series,
         requested=document_number,
-    )  # fmt: skip
+    )
     invoice.status = Invoice.Status.PENDING_PAYMENT
     invoice.save()
     stock_out(invoice=invoice, sold=[(i.product, i.quantity) for i in items], actor=actor)
@@ -155,22 +184,26 @@ def invoice_issue(*, invoice: Invoice, actor: User, document_number: str | None 
     return invoice
 
 
-def stock_reconciliation(
-    *, invoice: Invoice, lines: Sequence[Line], removed: Iterable[InvoiceItem]
-) -> list[StockChange]:
-    """New movements that take an issued invoice's stock from its stored lines to ``lines``:
-    a ``sale`` for each increase, a ``return`` for each decrease or removal. Must run before
-    the lines are written (the matched rows still hold their old product and quantity)."""
+def stock_reconciliation(*, invoice: Invoice, replacement: ItemsReplacement) -> list[StockChange]:
+    """New movements that take an issued invoice's stock from its stored lines to the new
+    ones: a ``sale`` for each increase, a ``return`` for each decrease or removal. Must run
+    before the replacement is written (the matched rows still hold their old product and
+    quantity)."""
     changes: list[StockChange] = []
 
     def move(product: Product, quantity: Decimal, index: int | None) -> None:
         if quantity:
-            changes.append(StockChange(
-                product=product, workspace=invoice.workspace, quantity=quantity,
-                movement_type=SALE if quantity < 0 else RETURN, line=index,
-            ))  # fmt: skip
+            changes.append(
+                StockChange(
+                    product=product,
+                    workspace=invoice.workspace,
+                    quantity=quantity,
+                    movement_type=SALE if quantity < 0 else RETURN,
+                    line=index,
+                )
+            )
 
-    for index, line in enumerate(lines):
+    for index, line in enumerate(replacement.lines):
         before = line.item
         if before is not None and before.product_id == line.product.pk:
             move(line.product, before.quantity - line.quantity, index)
@@ -178,7 +211,7 @@ def stock_reconciliation(
             if before is not None:
                 move(before.product, before.quantity, index)
             move(line.product, -line.quantity, index)
-    for item in removed:
+    for item in replacement.removed:
         move(item.product, item.quantity, None)
     return changes
 
@@ -203,32 +236,31 @@ def invoice_update(*, invoice: Invoice, actor: User, data: dict[str, Any]) -> In
         )
     if "contact" in data:
         check_contact(data["contact"])
-    for name in ("contact", "document_series", "issue_date", "due_date", "payment_term",
-                 "notes", "currency"):  # fmt: skip
+    for name in (
+        "contact",
+        "document_series",
+        "issue_date",
+        "due_date",
+        "payment_term",
+        "notes",
+        "currency",
+    ):
         if name in data:
             setattr(invoice, name, data[name])
     check_dates(invoice.issue_date, invoice.due_date)
     if "items" not in data:
         invoice.save()
     else:
-        existing = {
-            item.pk: item
-            for item in invoice.items.select_related("product").prefetch_related("taxes")
-        }
-        lines = lines_prepare(items=data["items"], existing=existing)
-        kept = {line.item.pk for line in lines if line.item is not None}
-        removed = [item for pk, item in existing.items() if pk not in kept]
-        changes = (
-            stock_reconciliation(invoice=invoice, lines=lines, removed=removed) if issued else []
-        )
-        document_totals_set(invoice, lines)
-        invoice.save()
-        lines_write(document=invoice, lines=lines, removed=removed)
+        replacement = items_replacement(document=invoice, items=data["items"])
+        changes = stock_reconciliation(invoice=invoice, replacement=replacement) if issued else []
+        replacement.write()
         if changes:
             stock_apply(
-                changes=changes, actor=actor, reference=invoice.document_number,
+                changes=changes,
+                actor=actor,
+                reference=invoice.document_number,
                 invoice_id=invoice.pk,
-            )  # fmt: skip
+            )
     event_record(type="invoice.updated", payload=invoice_payload(invoice))
     return invoice
 
@@ -254,10 +286,14 @@ def invoice_void(*, invoice: Invoice, actor: User) -> None:
     invoice.cancelled_at = timezone.now()
     invoice.save()
     returned = [
-        StockChange(product=item.product, workspace=invoice.workspace, quantity=item.quantity,
-                    movement_type=RETURN)
+        StockChange(
+            product=item.product,
+            workspace=invoice.workspace,
+            quantity=item.quantity,
+            movement_type=RETURN,
+        )
         for item in invoice.items.select_related("product")
-    ]  # fmt: skip
+    ]
     stock_apply(
         changes=returned, actor=actor, reference=invoice.document_number, invoice_id=invoice.pk
     )

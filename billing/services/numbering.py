@@ -44,9 +44,13 @@ DEFAULT_SERIES = (
 
 
 def document_number_take(
-    *, document_type: str, series: DocumentSeries | None = None, requested: str | None = None,
-    series_field: str = "document_series_id", number_field: str = "document_number",
-) -> tuple[DocumentSeries, str]:  # fmt: skip
+    *,
+    document_type: str,
+    series: DocumentSeries | None = None,
+    requested: str | None = None,
+    series_field: str = "document_series_id",
+    number_field: str = "document_number",
+) -> tuple[DocumentSeries, str]:
     """Lock the series (the type's default when ``series`` is ``None``), check it can number,
     and return it with the next number, or with ``requested`` once validated; the series then
     continues after it. Must run inside the document's transaction (the lock lasts until it
@@ -126,9 +130,10 @@ def check_series(series: DocumentSeries, *, before: DocumentSeries | None) -> No
     if before.is_default and not series.is_default:
         raise SeriesChangeRefused("Mark another series as the default instead.", field="is_default")
     changed = {
-        name for name in ("document_type", "prefix")
+        name
+        for name in ("document_type", "prefix")
         if getattr(series, name) != getattr(before, name)
-    }  # fmt: skip
+    }
     stepped_back = series.next_number < before.next_number
     if (changed or stepped_back) and series_in_use(before):
         if changed:

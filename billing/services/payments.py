@@ -46,10 +46,16 @@ def settle(invoice: Invoice, amount_paid: Decimal) -> None:
 
 @transaction.atomic
 def payment_create(
-    *, invoice: Invoice, actor: User, amount: Decimal, method: str,
-    paid_at: dt.date | None = None, reference: str = "", notes: str = "",
+    *,
+    invoice: Invoice,
+    actor: User,
+    amount: Decimal,
+    method: str,
+    paid_at: dt.date | None = None,
+    reference: str = "",
+    notes: str = "",
     field_prefix: str = "",
-) -> Payment:  # fmt: skip
+) -> Payment:
     """Record a payment of at most the amount due. ``field_prefix`` places the errors when the
     payment is nested in another request (``payment.amount``)."""
     # Payments of one invoice queue on its row lock, so each sees the amount due the previous
@@ -69,11 +75,17 @@ def payment_create(
         document_type=DocumentType.PAYMENT, series_field=NON_FIELD, number_field=NON_FIELD
     )
     payment = Payment.objects.create(
-        document_series=series, payment_number=number, invoice=invoice,
-        contact_id=invoice.contact_id, amount=amount, method=method,
-        paid_at=paid_at or timezone.localdate(), reference=reference, notes=notes,
+        document_series=series,
+        payment_number=number,
+        invoice=invoice,
+        contact_id=invoice.contact_id,
+        amount=amount,
+        method=method,
+        paid_at=paid_at or timezone.localdate(),
+        reference=reference,
+        notes=notes,
         created_by=actor,
-    )  # fmt: skip
+    )
     settle(invoice, invoice.amount_paid + amount)
     event_record(type="payment.received", payload=payment_payload(payment, invoice))
     if invoice.status == Invoice.Status.PAID:

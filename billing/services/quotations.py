@@ -19,6 +19,7 @@ from billing.services.documents import (
     check_dates,
     check_products_active,
     document_totals_set,
+    items_replacement,
     lines_copy,
     lines_prepare,
     lines_write,
@@ -67,16 +68,29 @@ def quotation_lock(quotation: Quotation) -> Quotation:
 
 @transaction.atomic
 def quotation_create(
-    *, workspace: Workspace, actor: User, contact: Contact, items: Sequence[dict[str, Any]],
-    document_series: DocumentSeries | None = None, document_number: str | None = None,
-    issue_date: dt.date | None = None, due_date: dt.date | None = None,
-    payment_term: str = "", notes: str = "", currency: str | None = None,
-) -> Quotation:  # fmt: skip
+    *,
+    workspace: Workspace,
+    actor: User,
+    contact: Contact,
+    items: Sequence[dict[str, Any]],
+    document_series: DocumentSeries | None = None,
+    document_number: str | None = None,
+    issue_date: dt.date | None = None,
+    due_date: dt.date | None = None,
+    payment_term: str = "",
+    notes: str = "",
+    currency: str | None = None,
+) -> Quotation:
     check_contact(contact)
     quotation = Quotation(
-        workspace=workspace, contact=contact, due_date=due_date, payment_term=payment_term,
-        notes=notes, currency=currency or tenant_currency(), created_by=actor,
-    )  # fmt: skip
+        workspace=workspace,
+        contact=contact,
+        due_date=due_date,
+        payment_term=payment_term,
+        notes=notes,
+        currency=currency or tenant_currency(),
+        created_by=actor,
+    )
     if issue_date is not None:
         quotation.issue_date = issue_date
     check_dates(quotation.issue_date, due_date)
@@ -105,24 +119,20 @@ def quotation_update(*, quotation: Quotation, data: dict[str, Any]) -> Quotation
         )
     if "contact" in data:
         check_contact(data["contact"])
-    for name in ("status", "contact", "issue_date", "due_date", "payment_term", "notes",
-                 "currency"):  # fmt: skip
+    for name in (
+        "status",
+        "contact",
+        "issue_date",
+        "due_date",
+        "payment_term",
+        "notes",
+        "currency",
+    ):
         if name in data:
             setattr(quotation, name, data[name])
     check_dates(quotation.issue_date, quotation.due_date)
     if "items" in data:
-        existing = {
-            item.pk: item
-            for item in quotation.items.select_related("product").prefetch_related("taxes")
-        }
-        lines = lines_prepare(items=data["items"], existing=existing)
-        kept = {line.item.pk for line in lines if line.item is not None}
-        document_totals_set(quotation, lines)
-        quotation.save()
-        lines_write(
-            document=quotation, lines=lines,
-            removed=[item for pk, item in existing.items() if pk not in kept],
-        )  # fmt: skip
+        items_replacement(document=quotation, items=data["items"]).write()
     else:
         quotation.save()
     return quotation
@@ -138,9 +148,13 @@ def quotation_delete(*, quotation: Quotation) -> None:
 
 @transaction.atomic
 def quotation_convert(
-    *, quotation: Quotation, actor: User, issue_date: dt.date | None = None,
-    due_date: dt.date | None = None, document_series: DocumentSeries | None = None,
-) -> Invoice:  # fmt: skip
+    *,
+    quotation: Quotation,
+    actor: User,
+    issue_date: dt.date | None = None,
+    due_date: dt.date | None = None,
+    document_series: DocumentSeries | None = None,
+) -> Invoice:
     """An issued invoice with the quotation's lines (prices, discounts and copied tax rates as
     they are on the quotation), linked to it; the quotation becomes ``converted``."""
     quotation = quotation_lock(quotation)
@@ -155,11 +169,18 @@ def quotation_convert(
     items = list(quotation.items.select_related("product").prefetch_related("taxes"))
     check_products_active([item.product for item in items])
     invoice = invoice_write(
-        workspace=quotation.workspace, actor=actor, contact=quotation.contact,
-        lines=lines_copy(items), document_series=document_series, issue_date=issue_date,
-        due_date=due_date, payment_term=quotation.payment_term, notes=quotation.notes,
-        currency=quotation.currency, quotation=quotation,
-    )  # fmt: skip
+        workspace=quotation.workspace,
+        actor=actor,
+        contact=quotation.contact,
+        lines=lines_copy(items),
+        document_series=document_series,
+        issue_date=issue_date,
+        due_date=due_date,
+        payment_term=quotation.payment_term,
+        notes=quotation.notes,
+        currency=quotation.currency,
+        quotation=quotation,
+    )
     quotation.status = Status.CONVERTED
     quotation.save(update_fields=["status", "updated_at"])
     event_record(type="quotation.converted", payload=quotation_payload(quotation, invoice))

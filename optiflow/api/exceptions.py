@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from optiflow.api.parsers import DRF_JSON_ERROR_PREFIX
-from optiflow.errors import NON_FIELD, Conflict, DomainError
+from optiflow.errors import NON_FIELD, DomainError
 
 logger = logging.getLogger("optiflow.api")
 
@@ -73,9 +73,6 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(validation_body(exc.errors, exc.message), status=422)
-    if isinstance(exc, Conflict):
-        set_rollback()
-        return Response({"message": exc.message}, status=409)
     if isinstance(exc, IntegrityError):
         # Services check every rule before writing; a constraint that still fires means a
         # concurrent request changed the same rows in between (e.g. deleted a referenced
@@ -93,8 +90,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(validation_body({NON_FIELD: [message]}, message), status=422)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, PermissionDenied):  # raised by tenants.access, with its reason if any
+        exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.exception("Database unavailable")
         return Response({"message": "Service Unavailable."}, status=503)

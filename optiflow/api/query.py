@@ -6,7 +6,7 @@ allowed) and the OpenAPI parameters for free:
 * ``filterset_class``: a ``ResourceFilterSet``; its filter names are the ``filter[name]`` keys,
   and ``created_at`` / ``updated_at`` date ranges come with every one of them;
 * ``smart_fields``: ORM paths searched, case-insensitively, by ``filter[smart]``;
-* ``sort_fields`` (public name → ORM path) and ``default_sort``; ``id`` is always the final
+* ``sort_fields`` (names of model fields) and ``default_sort``; ``id`` is always the final
   tie-breaker so pages are stable;
 * ``include_prefetches``: include path → prefetch lookups. Requesting ``a.b`` implies ``a``;
   every include is a ``prefetch_related``, so the query count of a list does not grow with
@@ -245,7 +245,9 @@ def apply_filters(queryset: QuerySet, request: Request, view) -> QuerySet:
         queryset = queryset.filter(condition)
     if not values:
         return queryset
-    filterset = filterset_for(view)(data=values, queryset=queryset, request=request)
+    filterset = filterset_for(view)(
+        data=values, queryset=queryset, request=request, **view.filterset_kwargs()
+    )
     if not filterset.is_valid():
         problems = "; ".join(
             f"filter[{name}]: {' '.join(messages)}" for name, messages in filterset.errors.items()
@@ -256,7 +258,7 @@ def apply_filters(queryset: QuerySet, request: Request, view) -> QuerySet:
 
 def parse_sort(request: Request, view) -> list[str]:
     raw = request.query_params.get("sort") or getattr(view, "default_sort", "") or ""
-    sort_fields: dict[str, str] = getattr(view, "sort_fields", {})
+    sort_fields: tuple[str, ...] = getattr(view, "sort_fields", ())
     ordering: list[str] = []
     for item in (part.strip() for part in raw.split(",")):
         if not item:
@@ -266,7 +268,7 @@ def parse_sort(request: Request, view) -> list[str]:
         if name not in sort_fields:
             allowed = ", ".join(sorted(sort_fields)) or "none"
             raise BadRequest(f"Unknown sort field '{name}'. Allowed sort fields: {allowed}.")
-        ordering.append(("-" if descending else "") + sort_fields[name])
+        ordering.append(("-" if descending else "") + name)
     if not any(field.lstrip("-") == "id" for field in ordering):
         ordering.append("id")
     return ordering

@@ -156,7 +156,7 @@ class AutoSchema(openapi.AutoSchema):
         if self._view_attr("smart_fields"):
             fields = ", ".join(self.view.smart_fields)
             params.append(query_param("filter[smart]", f"Case-insensitive search in: {fields}."))
-        sort_fields = self._view_attr("sort_fields", {})
+        sort_fields = self._view_attr("sort_fields", ())
         if sort_fields:
             allowed = ", ".join(sorted(sort_fields))
             default = self._view_attr("default_sort") or "id"

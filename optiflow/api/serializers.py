@@ -6,7 +6,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import Model, QuerySet
 from rest_framework import serializers
+
+from optiflow.money import AMOUNT
+from tenants.access import Access
+from tenants.models import Workspace
 
 
 class IncludableSerializer(serializers.Serializer):
@@ -50,41 +55,104 @@ class MoneyField(serializers.DecimalField):
     """A decimal string with two places (``"1500.00"``); never a float."""
 
     def __init__(self, **kwargs) -> None:
-        kwargs.setdefault("max_digits", 14)
-        kwargs.setdefault("decimal_places", 2)
+        for name, value in AMOUNT.items():
+            kwargs.setdefault(name, value)
         kwargs.setdefault("coerce_to_string", True)
         super().__init__(**kwargs)
 
 
-class BulkPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """A primary key of a line item, resolved from the rows its list serializer loaded for all
-    lines at once (``BulkRelatedListSerializer``) instead of one query per line."""
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """Door 3 of ``tenants.access``: every id a request body names is resolved by this field,
+    through ``queryset`` cut down to what the caller may use, as its declaration says:
 
-    preloaded: dict | None = None
+    - nothing more (the default): a tenant-wide record (contact, product, tax, category,
+      series, user); the tenant's schema is the boundary;
+    - ``workspace_lookup``: the ORM path from the record to its workspace; only records of the
+      request's workspace resolve, others "do not exist" (``422``), as a record of another
+      workspace is a ``404`` at its URL;
+    - ``permission``, for a workspace id: the caller must hold it in that workspace (``403``,
+      as for ``X-Workspace-ID``), e.g. ``inventory:transfer`` at both ends of a transfer.
 
-    def to_internal_value(self, data):
+    Inside a ``BulkRelatedListSerializer`` the ids of all lines are loaded with one query per
+    field. The isolation matrix (``tests/api/test_isolation_matrix.py``) finds these fields on
+    every route's input serializers and tries each with another workspace's or tenant's row.
+    """
+
+    def __init__(
+        self,
+        *,
+        workspace_lookup: str | None = None,
+        permission: str | None = None,
+        noun: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        queryset = kwargs["queryset"]
+        if permission is not None and queryset.model is not Workspace:
+            raise TypeError("A permission is checked in the workspace a workspace id names.")
+        self.workspace_lookup = workspace_lookup
+        self.permission = permission
+        #: Rows loaded for every line at once by ``BulkRelatedListSerializer``, by id.
+        self.preloaded: dict[int, Model] | None = None
+        noun = noun or queryset.model._meta.verbose_name
+        kwargs.setdefault("error_messages", {})
+        kwargs["error_messages"].setdefault(
+            "does_not_exist", f"The selected {noun} does not exist."
+        )
+        super().__init__(**kwargs)
+
+    @property
+    def access(self) -> Access:
+        return self.context["request"].access
+
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        if self.workspace_lookup is not None:
+            queryset = queryset.filter(**{self.workspace_lookup: self.access.require_workspace()})
+        return queryset
+
+    def to_internal_value(self, data: Any) -> Model:
         if self.preloaded is None or isinstance(data, bool) or not str(data).isdigit():
-            return super().to_internal_value(data)
-        instance = self.preloaded.get(int(data))
-        if instance is None:
-            self.fail("does_not_exist", pk_value=data)
-        return instance
+            row = super().to_internal_value(data)
+        else:
+            row = self.preloaded.get(int(data))
+            if row is None:
+                self.fail("does_not_exist", pk_value=data)
+        if self.permission is not None:
+            self.access.require(self.permission, workspace=row)
+        return row
+
+
+class CurrentWorkspace:
+    """The default of a body's workspace id: the request's workspace (``403`` without one).
+    The action's own permission, checked there by door 1, covers it."""
+
+    requires_context = True
+
+    def __call__(self, field: serializers.Field) -> Workspace:
+        return field.context["request"].access.require_workspace()
+
+    def __repr__(self) -> str:
+        return "CurrentWorkspace()"
 
 
 class BulkRelatedListSerializer(serializers.ListSerializer):
-    """``many=True`` input whose child's ``BulkPrimaryKeyRelatedField`` values are loaded with
-    one query per field for the whole list (set as the child's ``Meta.list_serializer_class``)."""
+    """``many=True`` input whose child's ``ScopedRelatedField`` values (also inside a
+    ``ListField``, such as a line's ``tax_ids``) are loaded with one query per field for the
+    whole list (set as the child's ``Meta.list_serializer_class``), not one per line."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, list):
+            lines = [item for item in data if isinstance(item, dict)]
             for name, field in self.child.fields.items():
-                if isinstance(field, BulkPrimaryKeyRelatedField):
-                    keys = {
-                        int(item[name])
-                        for item in data
-                        if isinstance(item, dict) and str(item.get(name)).isdigit()
-                    }
-                    field.preloaded = field.get_queryset().in_bulk(keys)
+                many = isinstance(field, serializers.ListField)
+                target = field.child if many else field
+                if not isinstance(target, ScopedRelatedField):
+                    continue
+                values = [line.get(name) for line in lines]
+                if many:
+                    values = [value for each in values if isinstance(each, list) for value in each]
+                keys = {int(value) for value in values if str(value).isdigit()}
+                target.preloaded = target.get_queryset().in_bulk(keys)
         return super().to_internal_value(data)
 
 

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Model, Q, QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, status
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,8 +39,11 @@ class ApiViewMixin:
     public: ClassVar[bool] = False
     #: Error statuses the OpenAPI document lists beyond those every endpoint of its kind has.
     error_statuses: ClassVar[tuple[str, ...]] = ()
-    #: Action (or lower-case method for plain views) → permission string, or ``AUTHENTICATED``.
-    required_permissions: ClassVar[dict[str, str | None]] = {}
+    #: Door 1: action (or lower-case method for plain views) → the permissions it needs in the
+    #: request's workspace (``optiflow.api.permissions.permission_table``).
+    required_permissions: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: Door 2: action → checks of the record it touches (``has_object_permission``).
+    record_checks: ClassVar[dict[str, tuple[BasePermission, ...]]] = {}
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         # A method the route does not have is 405 whatever the token or workspace header.
@@ -68,6 +72,10 @@ class ApiViewMixin:
         repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
         if repeated:
             raise BadRequest(f"Query parameter {repeated[0]} is given more than once.")
+
+    def get_permissions(self) -> list[BasePermission]:
+        action = getattr(self, "action", None) or self.request.method.lower()
+        return [*super().get_permissions(), *self.record_checks.get(action, ())]
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -107,7 +115,8 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
     #: Includes embedded on single-record responses whether asked for or not.
     detail_includes: ClassVar[frozenset[str]] = frozenset()
     smart_fields: ClassVar[tuple[str, ...]] = ()
-    sort_fields: ClassVar[dict[str, str]] = {}
+    #: Names a list may be sorted by, each a field of the model (``sort=name,-created_at``).
+    sort_fields: ClassVar[tuple[str, ...]] = ()
     default_sort: ClassVar[str] = ""
     include_prefetches: ClassVar[dict[str, tuple]] = {}
     filter_backends: ClassVar[list] = []  # the grammar is applied in filter_queryset
@@ -144,6 +153,11 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
             extra = self.detail_includes if self.action in DETAIL_ACTIONS else frozenset()
             self._includes = requested | extra
         return self._includes
+
+    def filterset_kwargs(self) -> dict[str, Any]:
+        """What the FilterSet needs beyond the query string, given by the view (e.g. the
+        workspaces whose stock the caller may see)."""
+        return {}
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if self.action == "list":

@@ -126,8 +126,9 @@ def test_tokens_list_is_paginated_and_only_the_callers(api, member_api):
 
 
 def test_narrow_token_cannot_mint_a_broader_token(api):
-    narrow = api.as_token(api.post("/tokens", {"name": "n", "abilities": ["contacts:view"]})
-                          .json()["data"]["token"])  # fmt: skip
+    narrow = api.as_token(
+        api.post("/tokens", {"name": "n", "abilities": ["contacts:view"]}).json()["data"]["token"]
+    )
     assert narrow.post("/contacts", {"name": "X", "contact_type": "customer"}).status_code == 403
     for abilities in (["*"], ["contacts:create"], ["contacts:view", "contacts:create"]):
         response = narrow.post("/tokens", {"name": "wider", "abilities": abilities})

@@ -5,8 +5,6 @@ from django.db import IntegrityError, OperationalError
 from django.test import Client, override_settings
 
 from contacts.models import Contact
-from optiflow.api.exceptions import exception_handler
-from optiflow.errors import Conflict
 
 
 def test_malformed_json_is_400(api):
@@ -92,12 +90,6 @@ def test_weak_password_is_422_on_password(api):
     response = api.post("/users", {"name": "A", "email": "a@x.test", "password": "123"})
     assert response.status_code == 422
     assert "password" in response.json()["errors"]
-
-
-def test_conflict_is_409():
-    response = exception_handler(Conflict("Version mismatch."), {})
-    assert response.status_code == 409
-    assert response.data == {"message": "Version mismatch."}
 
 
 def test_constraint_violation_from_a_race_is_409(api, monkeypatch):

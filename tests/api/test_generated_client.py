@@ -78,8 +78,16 @@ def generated(provisioned, django_db_blocker, tmp_path_factory) -> Iterator[Gene
     # The generator formats its output with `ruff` (post-hooks) and warns when ruff is not on
     # PATH; the project's pinned ruff sits next to the interpreter.
     env = {**os.environ, "PATH": f"{GENERATOR.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    command = [GENERATOR, "generate", "--path", "schema.json", "--output-path", PACKAGE,
-               "--config", "config.json"]  # fmt: skip
+    command = [
+        GENERATOR,
+        "generate",
+        "--path",
+        "schema.json",
+        "--output-path",
+        PACKAGE,
+        "--config",
+        "config.json",
+    ]
     result = subprocess.run(
         [*command, "--meta", "none", "--fail-on-warning"],
         cwd=root,

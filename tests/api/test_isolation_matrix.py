@@ -11,9 +11,18 @@ record must never cross (SPEC §2–§4).
    (every tenant table is compared before and after); lists do not contain the main records.
    Routes over tenant-wide resources are asserted to *be* shared (the branch member reads the
    main-created record) and are pinned in ``TENANT_WIDE_RESOURCES`` for a reviewer to see.
-   Creations whose body names another workspace or its rows (``CROSS_REFERENCES``) are refused.
    The member lacks only ``view_all_locations``, the documented read-across permission.
-3. **Public routes.** The set of (method, route) answering an anonymous request with anything
+3. **Ids in bodies.** Every id a request body names is a ``ScopedRelatedField`` (door 3 of
+   ``tenants.access``); the cases are derived from the fields declared on every route's input
+   serializers (``BODY_REFERENCES``), not kept by hand. Each names a row the caller must not
+   use — another workspace's row, a workspace where the caller lacks the field's permission, or
+   another tenant's row for tenant-wide records — and is refused (``422`` under that field, or
+   ``403``) writing nothing; the same body naming the caller's own row is not refused there.
+4. **Token abilities.** A token of the tenant owner limited to ``["contacts:view"]`` reaches
+   exactly the routes any token may use and the contact reads; every other route, the token
+   routes included (minting ``["*"]``, revoking the owner's other token), is ``403`` and writes
+   nothing.
+5. **Public routes.** The set of (method, route) answering an anonymous request with anything
    but ``401`` is exactly ``PUBLIC``: a new route that forgot authentication fails.
 
 Routes are enumerated at collection time by walking ``optiflow.urls_api`` (``URLResolver`` /
@@ -42,8 +51,10 @@ from django.conf import settings
 from django.db.models import ForeignKey, Model
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
+from django_tenants.utils import schema_context
+from rest_framework import serializers
 
-from billing.models import DocumentSeries, Invoice, Payment, Quotation
+from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
 from contacts.models import Contact
 from inventory.models import (
     Category,
@@ -60,9 +71,11 @@ from inventory.services import (
     stock_adjustment_create,
     stock_transfer_create,
 )
+from optiflow.api.serializers import ScopedRelatedField
 from tenants.access import PERMISSIONS
 from tenants.models import ApiToken, Membership, User, Workspace
 from tenants.routers import PUBLIC_ONLY_MODELS
+from tenants.services import token_create
 from tests.billing.factories import item, make_invoice, make_quotation
 from tests.contacts.factories import ContactFactory
 from tests.factories import FORBIDDEN, ApiClient, UserFactory, WorkspaceFactory, make_user
@@ -72,13 +85,15 @@ D = Decimal
 UNAUTHENTICATED = {"message": "Unauthenticated."}
 
 #: The only (method, route) pairs that answer without a token (SPEC §3, §10).
-PUBLIC = frozenset({
-    ("GET", "health"),
-    ("GET", "schema"),
-    ("GET", "docs"),
-    ("GET", "redoc"),
-    ("POST", "auth/token"),
-})  # fmt: skip
+PUBLIC = frozenset(
+    {
+        ("GET", "health"),
+        ("GET", "schema"),
+        ("GET", "docs"),
+        ("GET", "redoc"),
+        ("POST", "auth/token"),
+    }
+)
 
 #: Resources shared by every workspace of a tenant. SPEC §8.1–§8.4 says so for contacts, taxes,
 #: categories and products; document series (§8.6) and users (§4) have no workspace either.
@@ -250,11 +265,9 @@ def placeholder_path(route: Route) -> str:
 
 @pytest.fixture(autouse=True)
 def matrix_settings(settings) -> None:
-    """Rate limits have their own tests and would cut the matrix short; the users the matrix
-    makes need no slow password hashing (each test makes two)."""
+    """Rate limits have their own tests and would cut the matrix short."""
     settings.OPTIFLOW_RATE_LIMIT_USER = "100000/min"
     settings.OPTIFLOW_RATE_LIMIT_ANON = "100000/min"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 # --- 1. another tenant's token -------------------------------------------------------------
@@ -289,7 +302,7 @@ def test_other_tenants_token_is_401(route, method, client, tenant, other_tenant)
         assert response["WWW-Authenticate"] == "Bearer", form
 
 
-# --- 3. the public routes -------------------------------------------------------------------
+# --- 5. the public routes -------------------------------------------------------------------
 
 
 def test_only_the_declared_public_routes_answer_without_a_token(client, tenant):
@@ -326,6 +339,8 @@ class Matrix:
     params: dict[str, Model]
     #: Every row of each model the branch member must not see in a list.
     hidden: dict[type[Model], set[int]]
+    #: The branch member's own records of the workspace-owned models (and their workspace).
+    own: dict[type[Model], Model]
 
     def record(self, model: type[Model] | None, route: Route) -> Model:
         if model not in self.records:
@@ -336,10 +351,14 @@ class Matrix:
             )
         return self.records[model]
 
-    def path(self, route: Route) -> str:
+    def path(self, route: Route, *, own: bool = False) -> str:
+        """The route's path naming the main records, or (``own``) the branch member's where
+        the model is workspace-owned."""
         path = route.template
         for name in route.params:
-            if name == "pk":
+            if name == "pk" and own and route.model in self.own:
+                value = self.own[route.model].pk
+            elif name == "pk":
                 value = self.record(route.model, route).pk
             elif name in self.params:
                 value = self.params[name].pk
@@ -358,17 +377,23 @@ def matrix(tenant, owner, main, branch) -> Matrix:
     product = ProductFactory(category=category, default_tax=tax)
     level = give_stock(product, main, "100", actor=owner)
     adjustment = stock_adjustment_create(
-        workspace=main, actor=owner,
+        workspace=main,
+        actor=owner,
         items=[AdjustmentItem(product=product, quantity=D("-1"), reason="damaged")],
-    )  # fmt: skip
+    )
     transfer = stock_transfer_create(
-        from_workspace=main, to_workspace=warehouse, actor=owner,
+        from_workspace=main,
+        to_workspace=warehouse,
+        actor=owner,
         items=[TransferItem(product=product, quantity=D("2"))],
-    )  # fmt: skip
+    )
     invoice = make_invoice(
-        workspace=main, actor=owner, contact=contact, items=[item(product, 3)],
+        workspace=main,
+        actor=owner,
+        contact=contact,
+        items=[item(product, 3)],
         payment={"amount": D("1.00"), "method": "cash"},
-    )  # fmt: skip
+    )
     quotation = make_quotation(workspace=main, actor=owner, contact=contact, items=[item(product)])
     member = UserFactory(name="Main Member")
     Membership.objects.create(user=member, workspace=main, role="member")
@@ -393,7 +418,18 @@ def matrix(tenant, owner, main, branch) -> Matrix:
     # Taken before the branch member exists: nothing below is theirs except their workspace.
     hidden = {model: set(model.objects.values_list("pk", flat=True)) for model in records}
     hidden[Workspace].discard(branch.pk)
-    return Matrix(main, branch, records, {"user_id": member}, hidden)
+    # Records of the branch, for the routes a body case goes through (a draft of each kind:
+    # editable, convertible).
+    own = {
+        Workspace: branch,
+        Invoice: make_invoice(
+            workspace=branch, actor=owner, contact=contact, items=[item(product)], draft=True
+        ),
+        Quotation: make_quotation(
+            workspace=branch, actor=owner, contact=contact, items=[item(product)]
+        ),
+    }
+    return Matrix(main, branch, records, {"user_id": member}, hidden, own)
 
 
 @pytest.fixture
@@ -498,56 +534,237 @@ def test_other_workspace_member_cannot_reach_main_records(route, method, matrix,
         # (ditto) and routes without a record (`/me`): the header check above is theirs.
 
 
-def _payment_of_main_invoice(matrix: Matrix) -> dict[str, Any]:
-    return {"invoice_id": matrix.records[Invoice].pk, "amount": "1.00", "method": "cash"}
+# --- 3. ids in request bodies ---------------------------------------------------------------
 
 
-def _transfer(source: str, target: str):
-    def body(matrix: Matrix) -> dict[str, Any]:
-        ends = {"main": matrix.main.pk, "branch": matrix.branch.pk}
-        return {
-            "from_workspace_id": ends[source],
-            "to_workspace_id": ends[target],
-            "items": [{"product_id": matrix.records[Product].pk, "quantity": "1"}],
-        }
+@dataclass(frozen=True)
+class BodyReference:
+    """A ``ScopedRelatedField`` on the input serializer of one (route, method), at ``path`` in
+    the body (``("items", 0, "tax_ids", 0)``)."""
 
-    return body
+    route: Route
+    method: str
+    path: tuple[str | int, ...]
+    field: ScopedRelatedField
+
+    @property
+    def key(self) -> str:
+        """Where its errors are reported (SPEC §5): ``items.0.tax_ids.0``."""
+        return ".".join(str(part) for part in self.path)
+
+    @property
+    def model(self) -> type[Model]:
+        return self.field.queryset.model
+
+    def body(self, pk: int) -> dict[str, Any]:
+        """The smallest body naming ``pk`` at ``path``."""
+        value: Any = pk
+        for part in reversed(self.path):
+            value = [value] if isinstance(part, int) else {part: value}
+        return value
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.route.template} {self.key}"
 
 
-def _initial_stock_in_main(matrix: Matrix) -> dict[str, Any]:
-    product = ProductFactory()  # no level anywhere yet: a leak would really write one
-    return {"product_id": product.pk, "workspace_id": matrix.main.pk, "quantity": "5"}
+def body_fields(serializer: serializers.Serializer, prefix: tuple = ()) -> Iterator[tuple]:
+    """(path, field) of every writable leaf field of an input serializer, nested ones too."""
+    for name, field in serializer.fields.items():
+        if not field.read_only:
+            yield from _leaves(field, (*prefix, name))
 
 
-def _product_with_stock_in_main(matrix: Matrix) -> dict[str, Any]:
-    return {
-        "name": "Smuggled",
-        "sku": "SMUGGLED-1",
-        "price": "1.00",
-        "initial_stock": [{"workspace_id": matrix.main.pk, "quantity": "5"}],
-    }
+def _leaves(field: serializers.Field, path: tuple) -> Iterator[tuple]:
+    if isinstance(field, serializers.ListSerializer):
+        yield from body_fields(field.child, (*path, 0))
+    elif isinstance(field, serializers.ListField):
+        yield from _leaves(field.child, (*path, 0))
+    elif isinstance(field, serializers.Serializer):
+        yield from body_fields(field, path)
+    else:
+        yield path, field
 
 
-#: Creations whose body names a row of another workspace (declared by hand: bodies are not
-#: derivable from the URL configuration).
-CROSS_REFERENCES = [
-    pytest.param("/payments", _payment_of_main_invoice, 422, id="payments: main invoice"),
-    pytest.param("/stock-transfers", _transfer("main", "branch"), 403, id="transfer from main"),
-    pytest.param("/stock-transfers", _transfer("branch", "main"), 403, id="transfer to main"),
-    pytest.param("/initial-stock", _initial_stock_in_main, 403, id="initial stock in main"),
-    pytest.param("/products", _product_with_stock_in_main, 403, id="product stocked in main"),
+def input_serializers() -> Iterator[tuple[Route, str, serializers.Serializer]]:
+    for route, method in PAIRS:
+        serializer_class = getattr(route.view, "input_serializers", {}).get(
+            dict(route.actions)[method]
+        )
+        if serializer_class is not None:
+            yield route, method, serializer_class()
+
+
+BODY_REFERENCES = [
+    BodyReference(route, method, path, field)
+    for route, method, serializer in input_serializers()
+    for path, field in body_fields(serializer)
+    if isinstance(field, ScopedRelatedField)
 ]
+#: The body references this matrix listed by hand before it derived them: still covered.
+HAND_KEPT_BEFORE = frozenset(
+    {
+        ("POST", "payments", "invoice_id"),
+        ("POST", "stock-transfers", "from_workspace_id"),
+        ("POST", "stock-transfers", "to_workspace_id"),
+        ("POST", "initial-stock", "workspace_id"),
+        ("POST", "products", "initial_stock.0.workspace_id"),
+    }
+)
 
 
-@pytest.mark.parametrize(("path", "body", "expected"), CROSS_REFERENCES)
-def test_bodies_cannot_reach_into_another_workspace(path, body, expected, matrix, outsider):
-    for form, api in outsider.items():
-        payload = body(matrix)
-        before = tenant_tables()
-        response = api.post(path, payload)
-        assert response.status_code == expected, (form, response.content)
-        if expected == 422:
-            assert list(response.json()["errors"]) == ["invoice_id"], form
-        else:
-            assert response.json() == FORBIDDEN, form
-        assert changed_tables(before, tenant_tables()) == [], form
+def test_every_id_in_a_body_is_a_scoped_field(capsys):
+    """An ``*_id`` / ``*_ids`` input resolved any other way would escape door 3 and this
+    matrix; the derived cases cover at least those once kept by hand."""
+    unscoped = [
+        f"{method} {route.template} {'.'.join(map(str, path))}"
+        for route, method, serializer in input_serializers()
+        for path, field in body_fields(serializer)
+        if str([p for p in path if isinstance(p, str)][-1]).endswith(("_id", "_ids"))
+        and not isinstance(field, ScopedRelatedField)
+    ]
+    assert unscoped == []
+    derived = {(r.method, r.route.template, r.key) for r in BODY_REFERENCES}
+    assert derived >= HAND_KEPT_BEFORE, HAND_KEPT_BEFORE - derived
+    with capsys.disabled():
+        print(
+            f"\n[isolation matrix] {len(BODY_REFERENCES)} (route, method, body reference) cases "
+            f"derived from the scoped fields ({len(HAND_KEPT_BEFORE)} were kept by hand before)"
+        )
+
+
+#: Far above any id this session's tenants reach, so no row of acme has it.
+FOREIGN_ID = 900_000
+
+
+def foreign_rows(model: type[Model]) -> list[Model]:
+    """Rows of ``model`` in the other tenant, with ids no row of this tenant has (run inside
+    the other tenant's schema); several where a field may accept only some of them."""
+    builders = {
+        Contact: lambda: [ContactFactory(id=FOREIGN_ID)],
+        Product: lambda: [ProductFactory(id=FOREIGN_ID)],
+        Tax: lambda: [TaxFactory(id=FOREIGN_ID)],
+        Category: lambda: [CategoryFactory(id=FOREIGN_ID)],
+        User: lambda: [UserFactory(id=FOREIGN_ID)],
+        DocumentSeries: lambda: [
+            DocumentSeries.objects.create(
+                id=FOREIGN_ID + n, name="Foreign", document_type=kind, prefix=f"F{n}-"
+            )
+            for n, kind in enumerate(DocumentType.values)
+        ],
+    }
+    if model not in builders:
+        pytest.fail(f"add a row of the other tenant for {model.__name__} to foreign_rows")
+    return builders[model]()
+
+
+@dataclass(frozen=True)
+class BodyCase:
+    reference: BodyReference
+    refused: int  # the id the caller must not use
+    allowed: int  # the caller's own, for the control
+    status: int  # 403, or 422 under the field
+
+
+def body_case(reference: BodyReference, matrix: Matrix, other_tenant, made: dict) -> BodyCase:
+    field = reference.field
+    if field.permission is not None:  # a workspace id: the caller lacks the permission in main
+        return BodyCase(reference, matrix.main.pk, matrix.branch.pk, 403)
+    if field.workspace_lookup is not None:  # a workspace-owned row: main's is out of reach
+        rows = field.queryset.order_by("pk")
+        main_row = rows.filter(**{field.workspace_lookup: matrix.main}).first()
+        own_row = rows.filter(**{field.workspace_lookup: matrix.branch}).first()
+        assert main_row and own_row, f"{reference}: the fixture needs a row in each workspace"
+        return BodyCase(reference, main_row.pk, own_row.pk, 422)
+    # A tenant-wide row: another tenant's, one the field would take in that tenant.
+    model = reference.model
+    with schema_context(other_tenant.tenant.schema_name):
+        if model not in made:
+            made[model] = [row.pk for row in foreign_rows(model)]
+        foreign = field.queryset.filter(pk__in=made[model]).values_list("pk", flat=True).first()
+    assert foreign is not None, f"{reference}: no row of the other tenant fits the field"
+    assert not model.objects.filter(pk=foreign).exists(), f"{reference}: id {foreign} exists here"
+    return BodyCase(reference, foreign, field.queryset.order_by("pk").first().pk, 422)
+
+
+def test_ids_in_bodies_cannot_name_rows_out_of_reach(matrix, outsider, other_tenant):
+    made: dict[type[Model], list[int]] = {}
+    failures = []
+    for reference in BODY_REFERENCES:
+        case = body_case(reference, matrix, other_tenant, made)
+        path = matrix.path(reference.route, own=True)
+        message = reference.field.error_messages["does_not_exist"]
+        for form, api in outsider.items():
+            where = f"{form}: {reference}"
+            before = tenant_tables()
+            response = call_with(api, reference.method, path, reference.body(case.refused))
+            if response.status_code != case.status:
+                failures.append(f"{where}: {response.status_code} {response.content[:200]!r}")
+            elif case.status == 403 and response.json() != FORBIDDEN:
+                failures.append(f"{where}: {response.json()}")
+            elif case.status == 422 and response.json()["errors"].get(reference.key) != [message]:
+                failures.append(f"{where}: {response.json()['errors']}")
+            written = changed_tables(before, tenant_tables())
+            if written:
+                failures.append(f"{where}: wrote {written}")
+            # The control: the caller's own row is not refused there.
+            response = call_with(api, reference.method, path, reference.body(case.allowed))
+            errors = response.json().get("errors", {}) if response.status_code == 422 else {}
+            if response.status_code == 403 or message in errors.get(reference.key, []):
+                failures.append(f"{where}: own row refused: {response.content[:200]!r}")
+    assert failures == [], "\n".join(failures)
+
+
+def call_with(api: ApiClient, method: str, path: str, body: dict[str, Any]):
+    return api.send(method.lower(), path, body)
+
+
+# --- 4. a narrow token of the tenant owner --------------------------------------------------
+
+NARROW_ABILITIES = ["contacts:view"]
+#: What a token limited to ``NARROW_ABILITIES`` reaches: the routes open to any token, and
+#: contact reads. Everything else, the token routes included, is ``403``.
+REACHED_BY_NARROW_TOKEN = frozenset(
+    {
+        ("GET", "me"),
+        ("GET", "tokens"),
+        ("GET", "workspaces"),
+        ("GET", "workspaces/{pk}"),
+        ("GET", "workspaces/{pk}/members"),
+        ("POST", "workspaces/{pk}/switch"),
+        ("GET", "company"),
+        ("GET", "taxes"),
+        ("GET", "taxes/{pk}"),
+        ("GET", "contacts"),
+        ("GET", "contacts/{pk}"),
+    }
+)
+
+
+def test_a_narrow_token_reaches_only_what_its_abilities_allow(matrix, client, tenant, owner):
+    """The tenant owner holds every permission everywhere: only the token limits it. Token
+    routes included: the body asks for the default `["*"]` token, and the token revoked is the
+    owner's provisioned one (SPEC §3)."""
+    _, token = token_create(user=owner, name="narrow", abilities=NARROW_ABILITIES)
+    api = ApiClient(client, token, prefix="/t/acme")
+    assert api.get("/me").status_code == 200  # warm up: last_used_at written
+    failures = []
+    before = tenant_tables()
+    for route, method in AUTHENTICATED_PAIRS:
+        where = f"{method} {route.template}"
+        path = matrix.path(route)
+        if method == "GET":
+            response = call(api, route, method, path)
+        else:  # a body any route accepts as far as its permission checks
+            response = call_with(api, method, path, {"name": "Leaked"})
+        if (method, route.template) in REACHED_BY_NARROW_TOKEN:
+            if response.status_code != 200:
+                failures.append(f"{where}: {response.status_code} {response.content[:200]!r}")
+            before = tenant_tables()  # a reached write may write (switch)
+            continue
+        if response.status_code != 403 or response.json() != FORBIDDEN:
+            failures.append(f"{where}: {response.status_code} {response.content[:200]!r}")
+        after = tenant_tables()
+        if changed_tables(before, after):
+            failures.append(f"{where}: wrote {changed_tables(before, after)}")
+            before = after
+    assert failures == [], "\n".join(failures)

@@ -22,11 +22,13 @@ def test_meta_and_links_describe_the_page(api, users):
         "total": 21,
         "path": "http://testserver/t/acme/api/v1/users",
     }
-    links = body["links"]
-    assert links["first"] == "http://testserver/t/acme/api/v1/users?per_page=8&sort=name"
-    assert links["prev"] == "http://testserver/t/acme/api/v1/users?per_page=8&sort=name"
-    assert links["next"].endswith("page=3&per_page=8&sort=name") or "page=3" in links["next"]
-    assert "page=3" in links["last"]
+    users_url = "http://testserver/t/acme/api/v1/users"
+    assert body["links"] == {
+        "first": f"{users_url}?per_page=8&sort=name",
+        "prev": f"{users_url}?per_page=8&sort=name",
+        "next": f"{users_url}?page=3&per_page=8&sort=name",
+        "last": f"{users_url}?page=3&per_page=8&sort=name",
+    }
     assert len(body["data"]) == 8
 
 

@@ -18,7 +18,7 @@ from billing.models import (
 from billing.services.invoices import invoice_create
 from billing.services.quotations import quotation_create
 from contacts.models import Contact
-from inventory.models import Product
+from inventory.models import Product, Tax
 from optiflow.models import Event
 from tenants.models import User, Workspace
 from tests.inventory.factories import ProductFactory, give_stock, ledger_state
@@ -36,24 +36,41 @@ def item(product: Product, quantity: str | int = 1, **extra: Any) -> dict[str, A
 
 
 def service_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Request lines as the input serializer hands them to the services."""
+    """Request lines as the input serializer hands them to the services: decimals parsed,
+    ``product_id`` and ``tax_ids`` resolved to their records."""
     decimals = ("quantity", "unit_price", "discount_rate", "discount_amount")
-    return [{k: Decimal(v) if k in decimals else v for k, v in line.items()} for line in items]
+    lines = []
+    for item in items:
+        line = {k: Decimal(v) if k in decimals else v for k, v in item.items()}
+        if "product_id" in line:
+            line["product"] = Product.objects.get(pk=line.pop("product_id"))
+        if "tax_ids" in line:
+            line["taxes"] = [Tax.objects.get(pk=pk) for pk in line.pop("tax_ids")]
+        lines.append(line)
+    return lines
 
 
 def make_invoice(
-    *, workspace: Workspace, actor: User, contact: Contact, items: list[dict[str, Any]],
+    *,
+    workspace: Workspace,
+    actor: User,
+    contact: Contact,
+    items: list[dict[str, Any]],
     **fields: Any,
-) -> Invoice:  # fmt: skip
+) -> Invoice:
     return invoice_create(
         workspace=workspace, actor=actor, contact=contact, items=service_items(items), **fields
     )
 
 
 def make_quotation(
-    *, workspace: Workspace, actor: User, contact: Contact, items: list[dict[str, Any]],
+    *,
+    workspace: Workspace,
+    actor: User,
+    contact: Contact,
+    items: list[dict[str, Any]],
     **fields: Any,
-) -> Quotation:  # fmt: skip
+) -> Quotation:
     return quotation_create(
         workspace=workspace, actor=actor, contact=contact, items=service_items(items), **fields
     )

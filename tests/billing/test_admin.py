@@ -30,8 +30,15 @@ def admin_client(client, tenant):
 
 
 def series_form(series: DocumentSeries, **changes) -> dict:
-    fields = ["name", "document_type", "prefix", "next_number", "padding", "is_default",
-              "is_active"]  # fmt: skip
+    fields = [
+        "name",
+        "document_type",
+        "prefix",
+        "next_number",
+        "padding",
+        "is_default",
+        "is_active",
+    ]
     data = {name: getattr(series, name) for name in fields}
     data.update(end_number="", valid_until="", **changes)
     return {k: v for k, v in data.items() if v is not False}
@@ -57,12 +64,20 @@ def test_a_series_is_edited_in_the_admin_under_the_api_rules(admin_client):
 
 
 def test_documents_are_viewable_but_read_only(admin_client, owner, main, customer, widget):
-    invoice = make_invoice(workspace=main, actor=owner, contact=customer, items=[item(widget)],
-                           payment={"amount": Decimal("5.00"), "method": "cash"})  # fmt: skip
+    invoice = make_invoice(
+        workspace=main,
+        actor=owner,
+        contact=customer,
+        items=[item(widget)],
+        payment={"amount": Decimal("5.00"), "method": "cash"},
+    )
     quotation = make_quotation(workspace=main, actor=owner, contact=customer, items=[item(widget)])
 
-    for path in (f"invoice/{invoice.pk}", f"quotation/{quotation.pk}",
-                 f"payment/{invoice.payments.get().pk}"):  # fmt: skip
+    for path in (
+        f"invoice/{invoice.pk}",
+        f"quotation/{quotation.pk}",
+        f"payment/{invoice.payments.get().pk}",
+    ):
         page = admin_client.get(f"{ADMIN}/{path}/change/")
         assert page.status_code == 200
         assert b'name="_save"' not in page.content
@@ -90,10 +105,18 @@ def test_a_contact_with_documents_is_not_deleted_and_the_page_says_why(
 def test_a_contact_and_its_addresses_are_written_by_the_contact_service(staff):
     page = staff.submit(
         "/contacts/contact/add/",
-        {"name": "Grace", "contact_type": "customer", "status": "active", "credit_limit": "0",
-         "metadata": "{}", "addresses-TOTAL_FORMS": "1", "addresses-0-type": "billing",
-         "addresses-0-city": "Paris", "addresses-0-is_primary": "on"},
-    )  # fmt: skip
+        {
+            "name": "Grace",
+            "contact_type": "customer",
+            "status": "active",
+            "credit_limit": "0",
+            "metadata": "{}",
+            "addresses-TOTAL_FORMS": "1",
+            "addresses-0-type": "billing",
+            "addresses-0-city": "Paris",
+            "addresses-0-is_primary": "on",
+        },
+    )
 
     assert page.status_code == 302, page_text(page)
     contact = Contact.objects.get(name="Grace")
@@ -103,8 +126,13 @@ def test_a_contact_and_its_addresses_are_written_by_the_contact_service(staff):
 def test_document_lists_show_money_with_currency_and_human_statuses(
     staff, owner, main, customer, widget
 ):
-    make_invoice(workspace=main, actor=owner, contact=customer, items=[item(widget, 10)],
-                 due_date=timezone.localdate())  # fmt: skip
+    make_invoice(
+        workspace=main,
+        actor=owner,
+        contact=customer,
+        items=[item(widget, 10)],
+        due_date=timezone.localdate(),
+    )
     machine = product_with_stock(main, "5", actor=owner, price="1000.00")
     make_invoice(workspace=main, actor=owner, contact=customer, items=[item(machine, 2)])
 
@@ -117,8 +145,13 @@ def test_document_lists_show_money_with_currency_and_human_statuses(
 def test_invoices_filter_by_issue_date_range(staff, owner, main, customer, widget):
     today = timezone.localdate()
     for days in (0, 10, 40):
-        make_invoice(workspace=main, actor=owner, contact=customer, items=[item(widget)],
-                     issue_date=today - timedelta(days=days))  # fmt: skip
+        make_invoice(
+            workspace=main,
+            actor=owner,
+            contact=customer,
+            items=[item(widget)],
+            issue_date=today - timedelta(days=days),
+        )
     since = (today - timedelta(days=15)).isoformat()
 
     page = staff.get("/billing/invoice/", issue_date_from=since, issue_date_to=today.isoformat())
@@ -152,16 +185,25 @@ def test_sales_figures_count_issued_invoices_per_currency_in_one_query(
 ):
     today = timezone.localdate()
     dashboard_invoices(owner, main, customer, stocked, 3)
-    make_invoice(workspace=main, actor=owner, contact=customer, items=[item(stocked)],
-                 currency="EUR", issue_date=today - timedelta(days=40))  # fmt: skip
+    make_invoice(
+        workspace=main,
+        actor=owner,
+        contact=customer,
+        items=[item(stocked)],
+        currency="EUR",
+        issue_date=today - timedelta(days=40),
+    )
 
     with django_assert_num_queries(1):
         figures = {entry.currency: entry for entry in sales_summary(today=today)}
 
     usd = figures["USD"]
     assert (usd.today, usd.due, usd.overdue, usd.overdue_count) == (
-        Decimal("75.00"), Decimal("100.00"), Decimal("25.00"), 1,
-    )  # fmt: skip
+        Decimal("75.00"),
+        Decimal("100.00"),
+        Decimal("25.00"),
+        1,
+    )
     assert usd.month >= Decimal("75.00")
     eur = figures["EUR"]
     assert (eur.today, eur.month, eur.due) == (Decimal("0.00"), Decimal("0.00"), Decimal("25.00"))

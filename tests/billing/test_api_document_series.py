@@ -15,19 +15,29 @@ def test_provisioning_creates_the_default_series(api):
 
     assert response.status_code == 200
     rows = response.json()["data"]
-    assert [(r["document_type"], r["prefix"], r["padding"], r["next_number"], r["is_default"])
-            for r in rows] == [
+    assert [
+        (r["document_type"], r["prefix"], r["padding"], r["next_number"], r["is_default"])
+        for r in rows
+    ] == [
         ("invoice", "INV-", 4, 1, True),
         ("quotation", "QT-", 4, 1, True),
         ("payment", "PAY-", 4, 1, True),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_series_is_created_and_edited_but_never_deleted(api):
-    created = api.post("/document-series", {
-        "name": "Export", "document_type": "invoice", "prefix": "EXP-", "padding": 6,
-        "next_number": 10, "end_number": 500, "valid_until": "2099-12-31",
-    })  # fmt: skip
+    created = api.post(
+        "/document-series",
+        {
+            "name": "Export",
+            "document_type": "invoice",
+            "prefix": "EXP-",
+            "padding": 6,
+            "next_number": 10,
+            "end_number": 500,
+            "valid_until": "2099-12-31",
+        },
+    )
     assert created.status_code == 201, created.json()
     body = created.json()["data"]
     assert (body["is_default"], body["is_active"], body["next_number"]) == (False, True, 10)
@@ -39,9 +49,15 @@ def test_a_series_is_created_and_edited_but_never_deleted(api):
 
 
 def test_marking_a_series_default_clears_the_previous_default(api, customer, widget):
-    export = api.post("/document-series", {
-        "name": "Export", "document_type": "invoice", "prefix": "EXP-", "is_default": True,
-    }).json()["data"]  # fmt: skip
+    export = api.post(
+        "/document-series",
+        {
+            "name": "Export",
+            "document_type": "invoice",
+            "prefix": "EXP-",
+            "is_default": True,
+        },
+    ).json()["data"]
 
     defaults = api.get("/document-series", {"filter[document_type]": "invoice"}).json()["data"]
     assert {r["prefix"]: r["is_default"] for r in defaults} == {"INV-": False, "EXP-": True}
@@ -54,9 +70,14 @@ def test_marking_a_series_default_clears_the_previous_default(api, customer, wid
 
 @pytest.mark.parametrize("prefix", ["INV-", "INV-EU-", "IN"])
 def test_prefixes_of_one_type_may_not_overlap(api, prefix):
-    response = api.post("/document-series", {
-        "name": "Clash", "document_type": "invoice", "prefix": prefix,
-    })  # fmt: skip
+    response = api.post(
+        "/document-series",
+        {
+            "name": "Clash",
+            "document_type": "invoice",
+            "prefix": prefix,
+        },
+    )
 
     assert response.status_code == 422
     assert response.json()["errors"] == {
@@ -65,9 +86,14 @@ def test_prefixes_of_one_type_may_not_overlap(api, prefix):
 
 
 def test_the_same_prefix_may_number_another_document_type(api):
-    response = api.post("/document-series", {
-        "name": "Quotes", "document_type": "quotation", "prefix": "INV-",
-    })  # fmt: skip
+    response = api.post(
+        "/document-series",
+        {
+            "name": "Quotes",
+            "document_type": "quotation",
+            "prefix": "INV-",
+        },
+    )
     assert response.status_code == 201
 
 
@@ -90,9 +116,15 @@ def test_a_series_that_numbered_documents_keeps_its_prefix_and_never_steps_back(
 
 
 def test_an_unused_series_can_be_renumbered(api):
-    series = api.post("/document-series", {
-        "name": "Export", "document_type": "invoice", "prefix": "EXP-", "next_number": 100,
-    }).json()["data"]  # fmt: skip
+    series = api.post(
+        "/document-series",
+        {
+            "name": "Export",
+            "document_type": "invoice",
+            "prefix": "EXP-",
+            "next_number": 100,
+        },
+    ).json()["data"]
 
     response = api.patch(f"/document-series/{series['id']}", {"next_number": 1, "prefix": "X-"})
 
@@ -100,9 +132,16 @@ def test_an_unused_series_can_be_renumbered(api):
 
 
 def test_series_input_is_validated(api):
-    response = api.post("/document-series", {
-        "name": "Bad", "document_type": "receipt", "prefix": "", "next_number": 0, "padding": 13,
-    })  # fmt: skip
+    response = api.post(
+        "/document-series",
+        {
+            "name": "Bad",
+            "document_type": "receipt",
+            "prefix": "",
+            "next_number": 0,
+            "padding": 13,
+        },
+    )
 
     assert response.status_code == 422
     assert set(response.json()["errors"]) == {"document_type", "prefix", "next_number", "padding"}
@@ -162,9 +201,14 @@ def test_a_series_valid_until_today_still_numbers(api, customer, widget):
 
 
 def test_a_supplied_number_is_used_and_the_series_continues_after_it(api, customer, widget):
-    supplied = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)], "document_number": "INV-0042",
-    })  # fmt: skip
+    supplied = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "document_number": "INV-0042",
+        },
+    )
     following = api.post("/invoices", {"contact_id": customer.pk, "items": [item(widget)]})
 
     assert supplied.json()["data"]["document_number"] == "INV-0042"
@@ -185,9 +229,14 @@ def test_a_supplied_number_must_fit_the_series(api, customer, widget, number, me
         api.post("/invoices", {"contact_id": customer.pk, "items": [item(widget)]})
     before = billing_state()
 
-    response = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)], "document_number": number,
-    })  # fmt: skip
+    response = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "document_number": number,
+        },
+    )
 
     assert response.status_code == 422
     assert response.json()["errors"] == {"document_number": [message]}
@@ -195,15 +244,25 @@ def test_a_supplied_number_must_fit_the_series(api, customer, widget, number, me
 
 
 def test_a_supplied_number_already_used_is_refused(api, customer, widget):
-    api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)], "document_number": "INV-0007",
-    })  # fmt: skip
+    api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "document_number": "INV-0007",
+        },
+    )
     series = DocumentSeries.objects.get(prefix="INV-")
     DocumentSeries.objects.filter(pk=series.pk).update(next_number=7)  # as an import might leave it
 
-    response = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)], "document_number": "INV-0007",
-    })  # fmt: skip
+    response = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "document_number": "INV-0007",
+        },
+    )
 
     assert response.json()["errors"] == {
         "document_number": ["The number INV-0007 is already used."]
@@ -213,10 +272,14 @@ def test_a_supplied_number_already_used_is_refused(api, customer, widget):
 def test_a_series_of_another_type_is_not_accepted(api, customer, widget):
     quotation_series = DocumentSeries.objects.get(prefix="QT-")
 
-    response = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)],
-        "document_series_id": quotation_series.pk,
-    })  # fmt: skip
+    response = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "document_series_id": quotation_series.pk,
+        },
+    )
 
     assert response.json()["errors"] == {
         "document_series_id": ["The selected invoice series does not exist."]
@@ -224,10 +287,14 @@ def test_a_series_of_another_type_is_not_accepted(api, customer, widget):
 
 
 def test_a_supplied_number_beyond_what_a_series_can_hold_is_refused(api, customer, widget):
-    response = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)],
-        "document_number": "INV-99999999999999999999",
-    })  # fmt: skip
+    response = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "document_number": "INV-99999999999999999999",
+        },
+    )
 
     assert response.status_code == 422
     assert response.json()["errors"] == {

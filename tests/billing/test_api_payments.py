@@ -21,24 +21,42 @@ def invoice(owner, main, customer, widget):
 
 
 def test_payments_move_the_invoice_from_pending_to_partially_paid_to_paid(api, invoice):
-    first = api.post("/payments", {
-        "invoice_id": invoice.pk, "amount": "100.00", "method": "bank_transfer",
-        "paid_at": "2030-05-01", "reference": "SEPA 123", "notes": "first part",
-    })  # fmt: skip
+    first = api.post(
+        "/payments",
+        {
+            "invoice_id": invoice.pk,
+            "amount": "100.00",
+            "method": "bank_transfer",
+            "paid_at": "2030-05-01",
+            "reference": "SEPA 123",
+            "notes": "first part",
+        },
+    )
 
     assert first.status_code == 201, first.json()
     body = first.json()["data"]
     assert body | {"id": None, "created_at": None, "updated_at": None} == {
-        "id": None, "payment_number": "PAY-0001", "invoice_id": invoice.pk,
-        "contact_id": invoice.contact_id, "amount": "100.00", "method": "bank_transfer",
-        "paid_at": "2030-05-01", "reference": "SEPA 123", "notes": "first part",
-        "status": "completed", "voided_at": None, "created_by_id": invoice.created_by_id,
-        "created_at": None, "updated_at": None,
-    }  # fmt: skip
+        "id": None,
+        "payment_number": "PAY-0001",
+        "invoice_id": invoice.pk,
+        "contact_id": invoice.contact_id,
+        "amount": "100.00",
+        "method": "bank_transfer",
+        "paid_at": "2030-05-01",
+        "reference": "SEPA 123",
+        "notes": "first part",
+        "status": "completed",
+        "voided_at": None,
+        "created_by_id": invoice.created_by_id,
+        "created_at": None,
+        "updated_at": None,
+    }
     state = api.get(f"/invoices/{invoice.pk}").json()["data"]
     assert (state["status"], state["amount_paid"], state["amount_due"]) == (
-        "partially_paid", "100.00", "18.00",
-    )  # fmt: skip
+        "partially_paid",
+        "100.00",
+        "18.00",
+    )
 
     second = api.post(f"/invoices/{invoice.pk}/payments", {"amount": "18.00", "method": "cash"})
 
@@ -72,8 +90,9 @@ def test_an_amount_above_the_amount_due_is_refused_on_amount(api, invoice):
 def test_only_an_issued_invoice_with_an_amount_due_can_be_paid(
     api, owner, main, customer, widget, status
 ):
-    invoice = make_invoice(workspace=main, actor=owner, contact=customer, items=[item(widget)],
-                           draft=status == "draft")  # fmt: skip
+    invoice = make_invoice(
+        workspace=main, actor=owner, contact=customer, items=[item(widget)], draft=status == "draft"
+    )
     if status == "paid":
         api.post("/payments", {"invoice_id": invoice.pk, "amount": "11.80", "method": "cash"})
     if status == "cancelled":
@@ -87,9 +106,15 @@ def test_only_an_issued_invoice_with_an_amount_due_can_be_paid(
 
 
 def test_payment_input_is_validated(api, invoice):
-    response = api.post("/payments", {
-        "invoice_id": invoice.pk, "amount": "0.00", "method": "barter", "paid_at": "yesterday",
-    })  # fmt: skip
+    response = api.post(
+        "/payments",
+        {
+            "invoice_id": invoice.pk,
+            "amount": "0.00",
+            "method": "barter",
+            "paid_at": "yesterday",
+        },
+    )
 
     assert response.status_code == 422
     assert set(response.json()["errors"]) == {"amount", "method", "paid_at"}
@@ -107,9 +132,12 @@ def test_an_invoice_of_another_workspace_cannot_be_paid_from_here(api, owner, br
 
     assert response.status_code == 422
     assert response.json()["errors"] == {"invoice_id": ["The selected invoice does not exist."]}
-    assert api.post(f"/invoices/{elsewhere.pk}/payments", {
-        "amount": "1.00", "method": "cash"
-    }).status_code == 404  # fmt: skip
+    assert (
+        api.post(
+            f"/invoices/{elsewhere.pk}/payments", {"amount": "1.00", "method": "cash"}
+        ).status_code
+        == 404
+    )
 
 
 def test_voiding_a_payment_keeps_it_and_recomputes_the_invoice(api, invoice):
@@ -124,8 +152,10 @@ def test_voiding_a_payment_keeps_it_and_recomputes_the_invoice(api, invoice):
     assert voided["status"] == "voided" and voided["voided_at"] is not None
     state = api.get(f"/invoices/{invoice.pk}").json()["data"]
     assert (state["status"], state["amount_paid"], state["amount_due"]) == (
-        "partially_paid", "18.00", "100.00",
-    )  # fmt: skip
+        "partially_paid",
+        "18.00",
+        "100.00",
+    )
 
     api.delete(f"/payments/{first.json()['data']['id']}")
     state = api.get(f"/invoices/{invoice.pk}").json()["data"]
@@ -136,14 +166,27 @@ def test_voiding_a_payment_keeps_it_and_recomputes_the_invoice(api, invoice):
 
 
 def test_payment_lists_filter_sort_and_include(api, owner, main, invoice, gadget):
-    other = make_invoice(workspace=main, actor=owner, contact=ContactFactory(name="Other"),
-                         items=[item(gadget)])  # fmt: skip
-    early = api.post("/payments", {
-        "invoice_id": invoice.pk, "amount": "50.00", "method": "cash", "paid_at": "2030-01-01",
-    }).json()["data"]  # fmt: skip
-    late = api.post("/payments", {
-        "invoice_id": other.pk, "amount": "5.00", "method": "check", "paid_at": "2030-02-01",
-    }).json()["data"]  # fmt: skip
+    other = make_invoice(
+        workspace=main, actor=owner, contact=ContactFactory(name="Other"), items=[item(gadget)]
+    )
+    early = api.post(
+        "/payments",
+        {
+            "invoice_id": invoice.pk,
+            "amount": "50.00",
+            "method": "cash",
+            "paid_at": "2030-01-01",
+        },
+    ).json()["data"]
+    late = api.post(
+        "/payments",
+        {
+            "invoice_id": other.pk,
+            "amount": "5.00",
+            "method": "check",
+            "paid_at": "2030-02-01",
+        },
+    ).json()["data"]
     api.delete(f"/payments/{late['id']}")
 
     def ids(params):
@@ -186,8 +229,9 @@ def test_payment_list_query_count_is_constant_in_page_size(
 ):
     def add_payments(count):
         for _ in range(count):
-            invoice = make_invoice(workspace=main, actor=owner, contact=ContactFactory(),
-                                   items=[item(widget, "0.10")])  # fmt: skip
+            invoice = make_invoice(
+                workspace=main, actor=owner, contact=ContactFactory(), items=[item(widget, "0.10")]
+            )
             api.post("/payments", {"invoice_id": invoice.pk, "amount": "0.50", "method": "cash"})
 
     add_payments(3)

@@ -49,8 +49,9 @@ def shows(text: str, label: str, amount: str | Decimal) -> bool:
 @pytest.fixture
 def service(tenant):
     """A product without stock tracking: any quantity can be invoiced."""
-    return ProductFactory(name="Consulting hour", product_type="service", track_stock=False,
-                          price=D("120.00"))  # fmt: skip
+    return ProductFactory(
+        name="Consulting hour", product_type="service", track_stock=False, price=D("120.00")
+    )
 
 
 # --- what the document shows ----------------------------------------------------------------
@@ -58,19 +59,28 @@ def service(tenant):
 
 def test_the_pdf_shows_what_the_json_detail_shows(api, customer, widget, gadget, vat):
     levy = TaxFactory(name="Eco levy", rate="2.50")
-    AddressFactory(contact=customer, type="billing", line1="7 Quay Street", city="Cork",
-                   country="Ireland", is_primary=True)  # fmt: skip
-    created = api.post("/invoices", {
-        "contact_id": customer.pk,
-        "items": [
-            item(widget, 3, discount_rate="10"),
-            item(gadget, 2, tax_ids=[vat.pk, levy.pk], discount_amount="5.00"),
-            item(widget, 1, unit_price="1234.56", description='Widget "deluxe" <b>&</b> co'),
-        ],
-        "payment_term": "Net 30",
-        "notes": "Deliver to the back door.\nCall first.",
-        "payment": {"amount": "20.00", "method": "bank_transfer"},
-    })  # fmt: skip
+    AddressFactory(
+        contact=customer,
+        type="billing",
+        line1="7 Quay Street",
+        city="Cork",
+        country="Ireland",
+        is_primary=True,
+    )
+    created = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [
+                item(widget, 3, discount_rate="10"),
+                item(gadget, 2, tax_ids=[vat.pk, levy.pk], discount_amount="5.00"),
+                item(widget, 1, unit_price="1234.56", description='Widget "deluxe" <b>&</b> co'),
+            ],
+            "payment_term": "Net 30",
+            "notes": "Deliver to the back door.\nCall first.",
+            "payment": {"amount": "20.00", "method": "bank_transfer"},
+        },
+    )
     assert created.status_code == 201, created.content
     invoice = api.get(f"/invoices/{created.json()['data']['id']}").json()["data"]
 
@@ -123,9 +133,15 @@ def test_a_long_invoice_breaks_across_pages_with_the_header_and_numbers_on_each(
 ):
     long_name = "Very Long Company Name " * 8  # the one-line running header cuts it short
     company_update(company=company_get(), data={"legal_name": long_name.strip()})
-    invoice = make_invoice(workspace=main, actor=owner, contact=customer, items=[
-        item(service, 1, description=f"Line {n:03d}: consulting, week {n}") for n in range(1, 151)
-    ])  # fmt: skip
+    invoice = make_invoice(
+        workspace=main,
+        actor=owner,
+        contact=customer,
+        items=[
+            item(service, 1, description=f"Line {n:03d}: consulting, week {n}")
+            for n in range(1, 151)
+        ],
+    )
 
     texts = pages(api.get(f"/invoices/{invoice.pk}/pdf").content)
 
@@ -144,8 +160,12 @@ def test_a_long_invoice_breaks_across_pages_with_the_header_and_numbers_on_each(
 def test_names_in_accented_latin_greek_and_cyrillic_come_back_intact(api, owner, main, service):
     name = "Ærøskøbing Ελληνικά Кириллица"
     contact = ContactFactory(name=name)
-    invoice = make_invoice(workspace=main, actor=owner, contact=contact,
-                           items=[item(service, description="Čaj, café, Ψωμί, Хлеб")])  # fmt: skip
+    invoice = make_invoice(
+        workspace=main,
+        actor=owner,
+        contact=contact,
+        items=[item(service, description="Čaj, café, Ψωμί, Хлеб")],
+    )
 
     response = api.get(f"/invoices/{invoice.pk}/pdf")
 
@@ -160,8 +180,13 @@ def test_names_in_accented_latin_greek_and_cyrillic_come_back_intact(api, owner,
 def test_free_text_prints_as_written_whatever_it_holds(api, owner, main, service):
     contact = ContactFactory(name="<font size=40>Big</font> & Sons")
     notes = "A" * 3000 + "\nTab\there, bell\x07, emoji 🙂, 汉字, <br/> & done"
-    invoice = make_invoice(workspace=main, actor=owner, contact=contact, notes=notes,
-                           items=[item(service, description="<i>not italic</i>")])  # fmt: skip
+    invoice = make_invoice(
+        workspace=main,
+        actor=owner,
+        contact=contact,
+        notes=notes,
+        items=[item(service, description="<i>not italic</i>")],
+    )
 
     response = api.get(f"/invoices/{invoice.pk}/pdf")
 
@@ -175,8 +200,9 @@ def test_status_marks_drafts_cancelled_and_paid_invoices(api, owner, main, custo
     def text(invoice) -> str:
         return "\n".join(pages(api.get(f"/invoices/{invoice.pk}/pdf").content))
 
-    draft = make_invoice(workspace=main, actor=owner, contact=customer, items=[item(service)],
-                         draft=True)  # fmt: skip
+    draft = make_invoice(
+        workspace=main, actor=owner, contact=customer, items=[item(service)], draft=True
+    )
     open_ = make_invoice(workspace=main, actor=owner, contact=customer, items=[item(service)])
     paid = make_invoice(workspace=main, actor=owner, contact=customer, items=[item(service)])
     payment_create(invoice=paid, actor=owner, amount=paid.total_amount, method="cash")
@@ -194,8 +220,13 @@ def test_status_marks_drafts_cancelled_and_paid_invoices(api, owner, main, custo
 def test_a_quotation_prints_its_validity_and_total_without_payments(
     api, owner, main, customer, service
 ):
-    quotation = make_quotation(workspace=main, actor=owner, contact=customer,
-                               items=[item(service, 2)], due_date=dt.date(2099, 1, 31))  # fmt: skip
+    quotation = make_quotation(
+        workspace=main,
+        actor=owner,
+        contact=customer,
+        items=[item(service, 2)],
+        due_date=dt.date(2099, 1, 31),
+    )
     response = api.get(f"/quotations/{quotation.pk}/pdf")
     detail = api.get(f"/quotations/{quotation.pk}").json()["data"]
 
@@ -237,8 +268,9 @@ def test_a_zip_holds_each_documents_pdf_named_by_its_number_in_the_order_asked(
         make_invoice(workspace=main, actor=owner, contact=customer, items=[item(service)])
         for _ in range(2)
     )
-    draft = make_invoice(workspace=main, actor=owner, contact=customer, items=[item(service)],
-                         draft=True)  # fmt: skip
+    draft = make_invoice(
+        workspace=main, actor=owner, contact=customer, items=[item(service)], draft=True
+    )
 
     response = api.post("/invoices/pdf", {"ids": [second.pk, draft.pk, first.pk]})
 
@@ -355,8 +387,12 @@ def test_queries_do_not_grow_with_lines_or_documents(api, owner, main, service, 
     def invoice(lines: int):
         contact = ContactFactory()
         AddressFactory.create_batch(2, contact=contact)
-        made = make_invoice(workspace=main, actor=owner, contact=contact,
-                            items=[item(service, tax_ids=[vat.pk])] * lines)  # fmt: skip
+        made = make_invoice(
+            workspace=main,
+            actor=owner,
+            contact=contact,
+            items=[item(service, tax_ids=[vat.pk])] * lines,
+        )
         payment_create(invoice=made, actor=owner, amount=D("1.00"), method="cash")
         return made
 

@@ -21,15 +21,29 @@ D = Decimal
 @pytest.fixture
 def quotation(owner, main, customer, widget, gadget):
     """QT-0001: 3 widgets at 10% off (VAT 18%) and 2 gadgets with 5.00 off; total 76.86."""
-    return make_quotation(workspace=main, actor=owner, contact=customer, items=[
-        item(widget, 3, discount_rate="10"), item(gadget, 2, discount_amount="5.00"),
-    ], due_date=dt.date(2099, 1, 31), payment_term="Net 15", notes="Valid for a month")  # fmt: skip
+    return make_quotation(
+        workspace=main,
+        actor=owner,
+        contact=customer,
+        items=[
+            item(widget, 3, discount_rate="10"),
+            item(gadget, 2, discount_amount="5.00"),
+        ],
+        due_date=dt.date(2099, 1, 31),
+        payment_term="Net 15",
+        notes="Valid for a month",
+    )
 
 
 def test_a_quotation_is_numbered_at_creation_and_moves_no_stock(api, main, customer, widget):
-    response = api.post("/quotations", {
-        "contact_id": customer.pk, "items": [item(widget, 20)], "due_date": "2099-01-01",
-    })  # fmt: skip
+    response = api.post(
+        "/quotations",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget, 20)],
+            "due_date": "2099-01-01",
+        },
+    )
 
     assert response.status_code == 201, response.json()
     body = response.json()["data"]
@@ -39,8 +53,10 @@ def test_a_quotation_is_numbered_at_creation_and_moves_no_stock(api, main, custo
         False,
     )
     assert (body["subtotal_amount"], body["tax_amount"], body["total_amount"]) == (
-        "200.00", "36.00", "236.00",
-    )  # fmt: skip
+        "200.00",
+        "36.00",
+        "236.00",
+    )
     assert body["items"][0]["taxes"][0]["rate"] == "18.00"
     assert "payments" not in body and "amount_due" not in body
     assert level_quantity(widget, main) == D("10.00")
@@ -49,8 +65,14 @@ def test_a_quotation_is_numbered_at_creation_and_moves_no_stock(api, main, custo
 
 def test_a_past_validity_date_marks_the_quotation_expired(api, owner, main, customer, widget):
     past = timezone.localdate() - dt.timedelta(days=1)
-    expired = make_quotation(workspace=main, actor=owner, contact=customer, items=[item(widget)],
-                             issue_date=past - dt.timedelta(days=30), due_date=past)  # fmt: skip
+    expired = make_quotation(
+        workspace=main,
+        actor=owner,
+        contact=customer,
+        items=[item(widget)],
+        issue_date=past - dt.timedelta(days=30),
+        due_date=past,
+    )
 
     assert api.get(f"/quotations/{expired.pk}").json()["data"]["is_expired"] is True
 
@@ -101,17 +123,25 @@ def test_a_cancelled_or_converted_quotation_cannot_be_edited(api, quotation, sta
 def test_editing_lines_recomputes_the_totals(api, quotation, gadget):
     lines = api.get(f"/quotations/{quotation.pk}").json()["data"]["items"]
 
-    response = api.put(f"/quotations/{quotation.pk}", {
-        "items": [{"id": lines[0]["id"], "quantity": "1", "discount_rate": None}, item(gadget, 1)],
-        "notes": "Revised",
-    })  # fmt: skip
+    response = api.put(
+        f"/quotations/{quotation.pk}",
+        {
+            "items": [
+                {"id": lines[0]["id"], "quantity": "1", "discount_rate": None},
+                item(gadget, 1),
+            ],
+            "notes": "Revised",
+        },
+    )
 
     assert response.status_code == 200, response.json()
     body = response.json()["data"]
     assert body["items"][0]["id"] == lines[0]["id"]
     assert (body["subtotal_amount"], body["discount_amount"], body["total_amount"]) == (
-        "35.00", "0.00", "36.80",
-    )  # fmt: skip
+        "35.00",
+        "0.00",
+        "36.80",
+    )
     assert body["notes"] == "Revised"
 
 
@@ -145,20 +175,42 @@ def test_converting_makes_an_issued_invoice_with_the_same_lines(
     assert response.status_code == 201, response.json()
     invoice = response.json()["data"]
     assert (invoice["document_number"], invoice["status"], invoice["quotation_id"]) == (
-        "INV-0001", "pending_payment", quotation.pk,
-    )  # fmt: skip
+        "INV-0001",
+        "pending_payment",
+        quotation.pk,
+    )
     assert (invoice["contact_id"], invoice["payment_term"], invoice["notes"]) == (
-        quotation.contact_id, "Net 15", "Valid for a month",
-    )  # fmt: skip
+        quotation.contact_id,
+        "Net 15",
+        "Valid for a month",
+    )
     assert (invoice["due_date"], invoice["issue_date"]) == (
-        "2099-02-28", timezone.localdate().isoformat(),
-    )  # fmt: skip
+        "2099-02-28",
+        timezone.localdate().isoformat(),
+    )
     money = ("subtotal_amount", "discount_amount", "tax_amount", "total_amount")
-    assert [invoice[f] for f in money] == [quoted[f] for f in money] == [
-        "80.00", "8.00", "4.86", "76.86",
-    ]  # fmt: skip
-    line_fields = ("product_id", "description", "quantity", "unit_price", "discount_rate",
-                   "discount_amount", "subtotal", "tax_amount", "total", "taxes")  # fmt: skip
+    assert (
+        [invoice[f] for f in money]
+        == [quoted[f] for f in money]
+        == [
+            "80.00",
+            "8.00",
+            "4.86",
+            "76.86",
+        ]
+    )
+    line_fields = (
+        "product_id",
+        "description",
+        "quantity",
+        "unit_price",
+        "discount_rate",
+        "discount_amount",
+        "subtotal",
+        "tax_amount",
+        "total",
+        "taxes",
+    )
     assert [{f: line[f] for f in line_fields} for line in invoice["items"]] == [
         {f: line[f] for f in line_fields} for line in quoted["items"]
     ]
@@ -200,8 +252,9 @@ def test_only_draft_sent_or_approved_quotations_convert(api, quotation, status):
 def test_a_failed_conversion_leaves_the_quotation_untouched(
     api, owner, main, customer, widget, gadget
 ):
-    quotation = make_quotation(workspace=main, actor=owner, contact=customer,
-                               items=[item(widget, 2), item(gadget, 9)])  # fmt: skip
+    quotation = make_quotation(
+        workspace=main, actor=owner, contact=customer, items=[item(widget, 2), item(gadget, 9)]
+    )
     Quotation.objects.filter(pk=quotation.pk).update(status="approved")
     before = billing_state()
 
@@ -244,8 +297,13 @@ def test_converting_needs_invoices_create_and_quotations_edit(member_api, quotat
 
 
 def test_quotation_filters_and_sorts(api, owner, main, quotation, widget):
-    other = make_quotation(workspace=main, actor=owner, contact=ContactFactory(name="Zed"),
-                           items=[item(widget)], issue_date=dt.date(2020, 1, 1))  # fmt: skip
+    other = make_quotation(
+        workspace=main,
+        actor=owner,
+        contact=ContactFactory(name="Zed"),
+        items=[item(widget)],
+        issue_date=dt.date(2020, 1, 1),
+    )
     api.patch(f"/quotations/{other.pk}", {"status": "sent"})
 
     def ids(params):
@@ -268,14 +326,22 @@ def test_quotation_list_query_count_is_constant_in_page_size(
     levy = TaxFactory(name="Levy", rate="1.00")
     widget.category = CategoryFactory()
     widget.save()
-    every = ("items,items.product,items.product.category,items.taxes,contact,document_series,"
-             "workspace,created_by")  # fmt: skip
+    every = (
+        "items,items.product,items.product.category,items.taxes,contact,document_series,"
+        "workspace,created_by"
+    )
 
     def add_quotations(count):
         for _ in range(count):
-            make_quotation(workspace=main, actor=owner, contact=ContactFactory(), items=[
-                item(widget, 1, tax_ids=[vat.pk, levy.pk]), item(widget, 2),
-            ])  # fmt: skip
+            make_quotation(
+                workspace=main,
+                actor=owner,
+                contact=ContactFactory(),
+                items=[
+                    item(widget, 1, tax_ids=[vat.pk, levy.pk]),
+                    item(widget, 2),
+                ],
+            )
 
     add_quotations(3)
     api.get("/me")  # the token's last_used_at is written once a minute: not in the count

@@ -61,8 +61,9 @@ def test_simultaneous_invoices_never_oversell_and_get_consecutive_numbers(commit
 def test_simultaneous_payments_never_exceed_the_total(committed_tenant):
     conc = committed_tenant
     service = ProductFactory(product_type="service", track_stock=False, price="100.00")
-    invoice = make_invoice(workspace=conc.workspace, actor=conc.owner, contact=ContactFactory(),
-                           items=[item(service)])  # fmt: skip
+    invoice = make_invoice(
+        workspace=conc.workspace, actor=conc.owner, contact=ContactFactory(), items=[item(service)]
+    )
     body = {"invoice_id": invoice.pk, "amount": "30.00", "method": "cash"}
 
     responses = run_concurrently(

@@ -30,11 +30,15 @@ def test_balance_counts_issued_invoices_and_their_payments_only(
     assert response.status_code == 200
     balances = {row["name"]: row["balance"] for row in response.json()["data"]}
     assert balances[customer.name] == {
-        "total_invoiced": "48.60", "total_paid": "10.00", "balance_due": "38.60",
-    }  # fmt: skip
+        "total_invoiced": "48.60",
+        "total_paid": "10.00",
+        "balance_due": "38.60",
+    }
     assert balances[idle.name] == {
-        "total_invoiced": "0.00", "total_paid": "0.00", "balance_due": "0.00",
-    }  # fmt: skip
+        "total_invoiced": "0.00",
+        "total_paid": "0.00",
+        "balance_due": "0.00",
+    }
     detail = api.get(f"/contacts/{customer.pk}", {"include": "balance"}).json()["data"]
     assert detail["balance"]["balance_due"] == "38.60"
     assert "balance" not in api.get("/contacts").json()["data"][0]
@@ -63,8 +67,9 @@ def test_contact_list_with_balance_query_count_is_constant(
 ):
     def add_customers(count):
         for _ in range(count):
-            make_invoice(workspace=main, actor=owner, contact=ContactFactory(),
-                         items=[item(widget, "0.10")])  # fmt: skip
+            make_invoice(
+                workspace=main, actor=owner, contact=ContactFactory(), items=[item(widget, "0.10")]
+            )
 
     add_customers(3)
     api.get("/me")  # the token's last_used_at is written once a minute: not in the count

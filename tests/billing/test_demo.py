@@ -17,8 +17,11 @@ def test_the_demo_seed_writes_documents_in_every_status(tenant):
 
     assert set(Invoice.objects.values_list("status", flat=True)) == set(Invoice.Status.values)
     assert set(Quotation.objects.values_list("status", flat=True)) == {
-        "draft", "sent", "rejected", "converted",
-    }  # fmt: skip
+        "draft",
+        "sent",
+        "rejected",
+        "converted",
+    }
     assert set(Payment.objects.values_list("status", flat=True)) == {"completed", "voided"}
     assert any(invoice.is_overdue for invoice in Invoice.objects.all())
     assert ledger_mismatches() == []

@@ -27,10 +27,14 @@ def test_a_refused_change_records_no_event(api, customer, widget, new_events):
     new_events()
     # The invoice is issued (and its event recorded) before the payment is refused; the
     # rollback takes the event with it.
-    response = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)],
-        "payment": {"amount": "999.00", "method": "cash"},
-    })  # fmt: skip
+    response = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "payment": {"amount": "999.00", "method": "cash"},
+        },
+    )
     assert response.status_code == 422
 
     short = api.post("/invoices", {"contact_id": customer.pk, "items": [item(widget, 99)]})
@@ -58,16 +62,25 @@ def test_each_committed_change_records_exactly_its_events(api, customer, widget,
     api.delete(f"/payments/{part.json()['data']['id']}")
     assert new_events() == ["payment.voided"]
 
-    paid_at_once = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)],
-        "payment": {"amount": "11.80", "method": "cash"},
-    })  # fmt: skip
+    paid_at_once = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "payment": {"amount": "11.80", "method": "cash"},
+        },
+    )
     assert paid_at_once.status_code == 201
     assert new_events() == ["invoice.created", "payment.received", "invoice.paid"]
 
-    draft = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)], "status": "draft",
-    }).json()["data"]  # fmt: skip
+    draft = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "status": "draft",
+        },
+    ).json()["data"]
     api.post(f"/invoices/{draft['id']}/issue")
     api.delete(f"/invoices/{draft['id']}")
     assert new_events() == ["invoice.created", "invoice.updated", "invoice.cancelled"]
@@ -79,30 +92,52 @@ def test_each_committed_change_records_exactly_its_events(api, customer, widget,
 
 
 def test_event_payloads_carry_the_documents_state(api, customer, widget):
-    invoice = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)],
-        "payment": {"amount": "11.80", "method": "cash"},
-    }).json()["data"]  # fmt: skip
+    invoice = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "payment": {"amount": "11.80", "method": "cash"},
+        },
+    ).json()["data"]
 
     received = Event.objects.filter(type="payment.received").latest("id").payload
     paid = Event.objects.filter(type="invoice.paid").latest("id").payload
 
     assert received | {"id": None} == {
-        "id": None, "payment_number": "PAY-0001", "status": "completed",
-        "invoice_id": invoice["id"], "contact_id": customer.pk, "amount": "11.80",
-        "method": "cash", "paid_at": invoice["issue_date"], "invoice": paid,
-    }  # fmt: skip
+        "id": None,
+        "payment_number": "PAY-0001",
+        "status": "completed",
+        "invoice_id": invoice["id"],
+        "contact_id": customer.pk,
+        "amount": "11.80",
+        "method": "cash",
+        "paid_at": invoice["issue_date"],
+        "invoice": paid,
+    }
     assert paid == {
-        "id": invoice["id"], "document_number": "INV-0001", "status": "paid",
-        "workspace_id": invoice["workspace_id"], "contact_id": customer.pk, "quotation_id": None,
-        "currency": "USD", "total_amount": "11.80", "amount_paid": "11.80", "amount_due": "0.00",
-    }  # fmt: skip
+        "id": invoice["id"],
+        "document_number": "INV-0001",
+        "status": "paid",
+        "workspace_id": invoice["workspace_id"],
+        "contact_id": customer.pk,
+        "quotation_id": None,
+        "currency": "USD",
+        "total_amount": "11.80",
+        "amount_paid": "11.80",
+        "amount_due": "0.00",
+    }
 
 
 def test_deleting_a_draft_is_recorded_as_cancelled_and_deleted(api, customer, widget):
-    draft = api.post("/invoices", {
-        "contact_id": customer.pk, "items": [item(widget)], "status": "draft",
-    }).json()["data"]  # fmt: skip
+    draft = api.post(
+        "/invoices",
+        {
+            "contact_id": customer.pk,
+            "items": [item(widget)],
+            "status": "draft",
+        },
+    ).json()["data"]
 
     api.delete(f"/invoices/{draft['id']}")
 

@@ -42,15 +42,20 @@ def test_line_amounts_round_half_up_to_cents(
     quantity, unit_price, rate, amount, tax_rates, expected
 ):
     line = line_amounts(
-        quantity=D(quantity), unit_price=D(unit_price),
+        quantity=D(quantity),
+        unit_price=D(unit_price),
         discount_rate=D(rate) if rate is not None else None,
         discount_amount=D(amount) if amount is not None else None,
         tax_rates=[D(r) for r in tax_rates],
-    )  # fmt: skip
+    )
     subtotal, discount, taxes, tax, total = expected
     assert (line.subtotal, line.discount, line.taxes, line.tax, line.total) == (
-        D(subtotal), D(discount), tuple(D(t) for t in taxes), D(tax), D(total),
-    )  # fmt: skip
+        D(subtotal),
+        D(discount),
+        tuple(D(t) for t in taxes),
+        D(tax),
+        D(total),
+    )
     assert str(line.total) == total  # two places, never more
 
 
@@ -64,26 +69,40 @@ def test_document_sums_rounded_lines_so_per_line_rounding_shows_in_the_total():
     lines = [line_amounts(quantity=D("1"), unit_price=D("0.10"), tax_rates=[D("5")])] * 3
     document = document_amounts(lines)
     assert (document.subtotal, document.discount, document.tax, document.total) == (
-        D("0.30"), D("0.00"), D("0.03"), D("0.33"),
-    )  # fmt: skip
+        D("0.30"),
+        D("0.00"),
+        D("0.03"),
+        D("0.33"),
+    )
 
 
 def test_document_total_is_subtotal_minus_discount_plus_tax():
     lines = [
-        line_amounts(quantity=D("2"), unit_price=D("50.00"), discount_rate=D("10"),
-                     tax_rates=[D("18")]),
-        line_amounts(quantity=D("1"), unit_price=D("19.99"), discount_amount=D("4.99"),
-                     tax_rates=[D("18"), D("2")]),
-    ]  # fmt: skip
+        line_amounts(
+            quantity=D("2"), unit_price=D("50.00"), discount_rate=D("10"), tax_rates=[D("18")]
+        ),
+        line_amounts(
+            quantity=D("1"),
+            unit_price=D("19.99"),
+            discount_amount=D("4.99"),
+            tax_rates=[D("18"), D("2")],
+        ),
+    ]
     document = document_amounts(lines)
     # Line 1: 100.00 - 10.00, tax 16.20. Line 2: 19.99 - 4.99 = 15.00, taxes 2.70 + 0.30.
     assert (document.subtotal, document.discount, document.tax, document.total) == (
-        D("119.99"), D("14.99"), D("19.20"), D("124.20"),
-    )  # fmt: skip
+        D("119.99"),
+        D("14.99"),
+        D("19.20"),
+        D("124.20"),
+    )
 
 
 def test_an_empty_document_is_zero():
     document = document_amounts([])
     assert (document.subtotal, document.discount, document.tax, document.total) == (
-        D("0.00"), D("0.00"), D("0.00"), D("0.00"),
-    )  # fmt: skip
+        D("0.00"),
+        D("0.00"),
+        D("0.00"),
+        D("0.00"),
+    )

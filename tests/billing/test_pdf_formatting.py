@@ -49,8 +49,11 @@ def test_the_font_draws_every_currency_symbol_and_the_scripts_names_use():
 
 def test_rates_names_and_file_names():
     assert [rate(D(r)) for r in ("18.00", "12.50", "100.00", "0.00")] == [
-        "18%", "12.5%", "100%", "0%",
-    ]  # fmt: skip
+        "18%",
+        "12.5%",
+        "100%",
+        "0%",
+    ]
     assert markup('<b>"A & B"</b>\nnext\x07') == '&lt;b&gt;"A &amp; B"&lt;/b&gt;<br/>next'
     assert document_filename(Invoice(pk=7, document_number='A/2026:"1"')) == "A_2026__1_.pdf"
     assert document_filename(Invoice(pk=7, document_number=None)) == "draft-7.pdf"
@@ -58,8 +61,9 @@ def test_rates_names_and_file_names():
 
 def test_a_document_in_euros_says_so(api, owner, main, customer):
     service = ProductFactory(product_type="service", track_stock=False, price=D("1999.99"))
-    invoice = make_invoice(workspace=main, actor=owner, contact=customer, currency="EUR",
-                           items=[item(service, 2)])  # fmt: skip
+    invoice = make_invoice(
+        workspace=main, actor=owner, contact=customer, currency="EUR", items=[item(service, 2)]
+    )
 
     [page] = PdfReader(BytesIO(api.get(f"/invoices/{invoice.pk}/pdf").content)).pages
 

@@ -26,9 +26,14 @@ from tests.servers import gunicorn
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 #: List pages that must fit a 1280 px wide window without scrolling sideways.
 LISTS = ["inventory/product", "inventory/stockmovement", "billing/invoice", "tenants/apitoken"]
 TRACK_STOCK_REFUSED = "The product has stock records, so it must keep tracking stock."

@@ -21,11 +21,21 @@ def admin_client(client, tenant):
 
 def form(**changes) -> dict:
     data = {
-        "legal_name": "Acme AS", "trade_name": "", "tax_id": "", "email": "", "phone": "",
-        "website": "", "address_line1": "1 Fjord Road", "address_line2": "",
-        "address_city": "Bergen", "address_state": "", "address_postal_code": "5003",
-        "address_country": "Norway", "invoice_footer": "", "quotation_footer": "",
-    }  # fmt: skip
+        "legal_name": "Acme AS",
+        "trade_name": "",
+        "tax_id": "",
+        "email": "",
+        "phone": "",
+        "website": "",
+        "address_line1": "1 Fjord Road",
+        "address_line2": "",
+        "address_city": "Bergen",
+        "address_state": "",
+        "address_postal_code": "5003",
+        "address_country": "Norway",
+        "invoice_footer": "",
+        "quotation_footer": "",
+    }
     return data | changes
 
 
@@ -39,14 +49,24 @@ def test_the_list_is_the_profile_and_it_cannot_be_added_or_deleted(admin_client)
 def test_the_profile_and_its_logo_are_saved_through_the_service(admin_client):
     logo = image_bytes("JPEG")
 
-    saved = admin_client.post(f"{PAGE}/1/change/", form(
-        website="demo.test", logo_file=SimpleUploadedFile("logo.jpg", logo, "image/png"),
-    ))  # fmt: skip
+    saved = admin_client.post(
+        f"{PAGE}/1/change/",
+        form(
+            website="demo.test",
+            logo_file=SimpleUploadedFile("logo.jpg", logo, "image/png"),
+        ),
+    )
 
     assert saved.status_code == 302
     company = Company.objects.get()
-    assert company.address == {"line1": "1 Fjord Road", "line2": "", "city": "Bergen",
-                               "state": "", "postal_code": "5003", "country": "Norway"}  # fmt: skip
+    assert company.address == {
+        "line1": "1 Fjord Road",
+        "line2": "",
+        "city": "Bergen",
+        "state": "",
+        "postal_code": "5003",
+        "country": "Norway",
+    }
     assert company.website == "https://demo.test"
     assert (bytes(company.logo), company.logo_type) == (logo, "image/jpeg")  # by content
     assert b"data:image/jpeg;base64," in admin_client.get(f"{PAGE}/1/change/").content

@@ -15,9 +15,13 @@ from tests.company.images import data_uri, image_bytes
 from tests.factories import FORBIDDEN, errors
 
 ADDRESS = {
-    "line1": "1 Fjord Road", "line2": "Floor 2", "city": "Bergen", "state": "Vestland",
-    "postal_code": "5003", "country": "Norway",
-}  # fmt: skip
+    "line1": "1 Fjord Road",
+    "line2": "Floor 2",
+    "city": "Bergen",
+    "state": "Vestland",
+    "postal_code": "5003",
+    "country": "Norway",
+}
 KB = 1024
 
 
@@ -28,11 +32,18 @@ def test_provisioning_names_the_profile_after_the_tenant_and_any_user_reads_it(m
 
     assert response.status_code == 200
     assert response.json()["data"] == {
-        "legal_name": "Acme", "trade_name": "", "tax_id": "", "email": "", "phone": "",
-        "website": "", "address": dict.fromkeys(ADDRESS, ""), "logo": None,
-        "invoice_footer": "", "quotation_footer": "",
+        "legal_name": "Acme",
+        "trade_name": "",
+        "tax_id": "",
+        "email": "",
+        "phone": "",
+        "website": "",
+        "address": dict.fromkeys(ADDRESS, ""),
+        "logo": None,
+        "invoice_footer": "",
+        "quotation_footer": "",
         "updated_at": response.json()["data"]["updated_at"],
-    }  # fmt: skip
+    }
 
 
 def test_the_migration_gives_tenants_provisioned_before_it_their_profile(tenant):
@@ -69,8 +80,10 @@ def test_a_patch_changes_only_what_it_sends_and_replaces_the_address_whole(api):
     body = response.json()["data"]
     assert body["address"] == {**dict.fromkeys(ADDRESS, ""), "city": "Oslo"}
     assert (body["email"], body["trade_name"], body["invoice_footer"]) == (
-        "hi@acme.test", "Acme", "IBAN",
-    )  # fmt: skip
+        "hi@acme.test",
+        "Acme",
+        "IBAN",
+    )
     assert body["updated_at"] > before["updated_at"]
     untouched = api.patch("/company", {"phone": "+47 5555"}).json()["data"]
     assert untouched["address"] == body["address"]
@@ -126,14 +139,18 @@ BAD_LOGOS = {
     "GIF bytes called PNG": (data_uri(image_bytes("GIF")), "declares image/png, but the bytes"),
     "JPEG bytes called PNG": (data_uri(image_bytes("JPEG")), "declares image/png, but the bytes"),
     "broken base64": ("data:image/png;base64,iVBORw0KGgo=x", "not valid base64"),
-    "a truncated PNG": (data_uri(image_bytes("PNG", (400, 400), noise=True)[:2000]),
-                        "must be a PNG or JPEG image."),
-    "a PNG header and garbage": (data_uri(b"\x89PNG\r\n\x1a\n" + b"\0" * 64),
-                                 "must be a PNG or JPEG image."),
+    "a truncated PNG": (
+        data_uri(image_bytes("PNG", (400, 400), noise=True)[:2000]),
+        "must be a PNG or JPEG image.",
+    ),
+    "a PNG header and garbage": (
+        data_uri(b"\x89PNG\r\n\x1a\n" + b"\0" * 64),
+        "must be a PNG or JPEG image.",
+    ),
     "over 512 KB": (data_uri(image_bytes("PNG", (460, 400), noise=True)), "at most 512 KB"),
     "too many pixels": (data_uri(image_bytes("PNG", (5000, 10))), "at most 4096 pixels"),
     "a number": (42, "Must be a string."),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(("value", "message"), BAD_LOGOS.values(), ids=BAD_LOGOS.keys())

@@ -29,5 +29,6 @@ def test_concurrent_changes_of_different_fields_are_both_kept(committed_tenant):
         company = company_get()
         assert (company.phone, company.tax_id) == ("+1 555 0199", "EIN 98-7654321")
     finally:
-        company_update(company=company_get(), data={"phone": original.phone,
-                                                    "tax_id": original.tax_id})  # fmt: skip
+        company_update(
+            company=company_get(), data={"phone": original.phone, "tax_id": original.tax_id}
+        )

@@ -147,26 +147,6 @@ class TestContactWrites:
         assert api.delete(f"/contacts/{contact.pk}").status_code == 204
         assert not Contact.objects.filter(pk=contact.pk).exists()
 
-    def test_delete_is_refused_when_a_guard_names_a_reason(self, api, monkeypatch):
-        contact = ContactFactory()
-        monkeypatch.setattr(
-            "contacts.services.CONTACT_DELETE_GUARDS",
-            [lambda c: None, lambda c: f"{c.name} has invoices; set the contact inactive instead."],
-        )
-
-        response = api.delete(f"/contacts/{contact.pk}")
-
-        assert response.json() == {
-            "message": f"{contact.name} has invoices; set the contact inactive instead.",
-            "errors": {
-                "non_field_errors": [
-                    f"{contact.name} has invoices; set the contact inactive instead."
-                ]
-            },
-        }
-        assert response.status_code == 422
-        assert Contact.objects.filter(pk=contact.pk).exists()
-
     @pytest.mark.parametrize(
         ("permissions", "method", "expected"),
         [

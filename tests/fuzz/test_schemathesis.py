@@ -56,18 +56,41 @@ def test_the_api_holds_to_its_openapi_document(demo_token, tmp_path):
         seed = [] if SEED == "random" else ["--seed", SEED]
         run = subprocess.run(
             [
-                SCHEMATHESIS, "run", f"{url}/t/{SLUG}/api/v1/schema?format=json",
-                "--url", f"{url}/t/{SLUG}", "--header", f"Authorization: Bearer {token}",
-                "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-                "--max-examples", EXAMPLES, *seed, "--workers", "2",
-                "--generation-database", "none", "--no-color",
-                "--report", "junit", "--report-dir", str(tmp_path),
+                SCHEMATHESIS,
+                "run",
+                f"{url}/t/{SLUG}/api/v1/schema?format=json",
+                "--url",
+                f"{url}/t/{SLUG}",
+                "--header",
+                f"Authorization: Bearer {token}",
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "positive_data_acceptance",
+                "--max-examples",
+                EXAMPLES,
+                *seed,
+                "--workers",
+                "2",
+                "--generation-database",
+                "none",
+                "--no-color",
+                "--report",
+                "junit",
+                "--report-dir",
+                str(tmp_path),
             ],
             cwd=tmp_path,  # its replay cache stays out of the checkout
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks",
-                 "OPTIFLOW_FUZZ_TOKEN_ID": str(token_id), "PYTHONPATH": str(ROOT)},
-            capture_output=True, text=True, timeout=3600,
-        )  # fmt: skip
+            env={
+                **os.environ,
+                "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks",
+                "OPTIFLOW_FUZZ_TOKEN_ID": str(token_id),
+                "PYTHONPATH": str(ROOT),
+            },
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
     summary = run.stdout[run.stdout.find("= SUMMARY =") :]
     print(summary)
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]

@@ -151,9 +151,10 @@ def test_a_refused_delete_shows_the_business_reason_and_deletes_nothing(
     product = ProductFactory(default_tax=tax, category=category)
     give_stock(product, main, "5", actor=owner)
     stock_adjustment_create(
-        workspace=main, actor=owner,
+        workspace=main,
+        actor=owner,
         items=[AdjustmentItem(product=product, quantity=Decimal("-1"), reason="lost")],
-    )  # fmt: skip
+    )
     target = {"tax": tax, "product": product, "category": category}[kind]
     path = f"/inventory/{kind}/{target.pk}/delete/"
 
@@ -177,9 +178,9 @@ def test_a_bulk_delete_with_one_refusal_deletes_nothing(staff):
 
     page = staff.submit("/inventory/tax/", selection)
     confirmed = staff.client.post(
-        staff.url("/inventory/tax/"), {**selection, "post": "yes",
-                                       "csrfmiddlewaretoken": csrf_token(page)},
-    )  # fmt: skip
+        staff.url("/inventory/tax/"),
+        {**selection, "post": "yes", "csrfmiddlewaretoken": csrf_token(page)},
+    )
 
     assert "Used (18.00%): The tax is the default tax of a product" in page_text(page)
     assert confirmed.status_code == 200
@@ -243,6 +244,10 @@ def test_low_stock_is_summed_per_workspace_in_one_query(
 
     assert (summary[main].low, summary[main].out) == (7, 1)
     assert [level.product.name for level in summary[main].levels] == [
-        "Low 0", "Low 1", "Low 2", "Low 3", "Low 4",
-    ]  # fmt: skip
+        "Low 0",
+        "Low 1",
+        "Low 2",
+        "Low 3",
+        "Low 4",
+    ]
     assert (summary[branch].low, summary[branch].out) == (1, 0)

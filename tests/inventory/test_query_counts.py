@@ -109,12 +109,13 @@ def test_adjustment_and_transfer_writes_cost_the_same_for_3_lines_as_for_30(
         products = [ProductFactory() for _ in range(lines)]
         for product in products:
             give_stock(product, main, "10", actor=owner)
-        adjustment = {"items": [
-            {"product_id": p.pk, "quantity": "-1", "reason": "damaged"} for p in products
-        ]}  # fmt: skip
-        transfer = {"to_workspace_id": branch.pk, "items": [
-            {"product_id": p.pk, "quantity": "1"} for p in products
-        ]}  # fmt: skip
+        adjustment = {
+            "items": [{"product_id": p.pk, "quantity": "-1", "reason": "damaged"} for p in products]
+        }
+        transfer = {
+            "to_workspace_id": branch.pk,
+            "items": [{"product_id": p.pk, "quantity": "1"} for p in products],
+        }
         counts[lines] = (
             created_with_queries(api, "/stock-adjustments", adjustment),
             created_with_queries(api, "/stock-transfers", transfer),
@@ -125,9 +126,14 @@ def test_adjustment_and_transfer_writes_cost_the_same_for_3_lines_as_for_30(
 def test_unknown_line_product_is_422_on_that_line(api, owner, main):
     product = ProductFactory()
     give_stock(product, main, "10", actor=owner)
-    response = api.post("/stock-adjustments", {"items": [
-        {"product_id": product.pk, "quantity": "1", "reason": "found"},
-        {"product_id": 987654, "quantity": "1", "reason": "found"},
-    ]})  # fmt: skip
+    response = api.post(
+        "/stock-adjustments",
+        {
+            "items": [
+                {"product_id": product.pk, "quantity": "1", "reason": "found"},
+                {"product_id": 987654, "quantity": "1", "reason": "found"},
+            ]
+        },
+    )
     assert response.status_code == 422
     assert set(response.json()["errors"]) == {"items.1.product_id"}

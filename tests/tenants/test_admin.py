@@ -122,8 +122,9 @@ def test_membership_permissions_are_checkboxes_of_the_known_permissions(staff, m
     assert invalid.status_code == 200 and "permissions" in invalid.context["adminform"].form.errors
     assert valid.status_code == 302
     assert Membership.objects.get(pk=membership.pk).permissions == [
-        "contacts:view", "invoices:view",
-    ]  # fmt: skip
+        "contacts:view",
+        "invoices:view",
+    ]
 
 
 def test_the_membership_service_refuses_unknown_permissions(main):
@@ -184,11 +185,14 @@ def platform(provisioned, db) -> AdminSession:
     [
         ("localhost", "localhost is the platform's own address and cannot belong to a tenant."),
         ("127.0.0.1", "An IP address reaches the platform itself; a tenant needs a host name."),
-        ("globex.localhost", "globex.localhost is under localhost, whose names are the "
-                             "tenants' slugs: this tenant's is acme.localhost."),
+        (
+            "globex.localhost",
+            "globex.localhost is under localhost, whose names are the "
+            "tenants' slugs: this tenant's is acme.localhost.",
+        ),
         ("http://shop.example.com/", "Enter a host name such as shop.example.com"),
     ],
-)  # fmt: skip
+)
 def test_a_bare_host_name_cannot_become_a_tenants_domain(platform, provisioned, host, reason):
     acme = provisioned["acme"].tenant
     domains = set(Domain.objects.values_list("domain", flat=True))

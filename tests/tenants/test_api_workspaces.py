@@ -3,8 +3,8 @@
 import pytest
 
 from tenants.models import Membership, User, Workspace
-from tenants.services import WORKSPACE_DELETE_GUARDS
 from tests.factories import FORBIDDEN, UserFactory, WorkspaceFactory
+from tests.inventory.factories import ProductFactory, give_stock
 
 
 def test_create_workspace_makes_the_creator_owner(api, tenant):
@@ -57,17 +57,38 @@ def test_only_the_owner_deletes_a_workspace(api, member_api, tenant):
     assert not Workspace.objects.filter(pk=workspace.pk).exists()
 
 
-def test_workspace_delete_is_refused_while_a_guard_objects(api, tenant, monkeypatch):
+def test_the_owners_token_must_carry_workspaces_manage_to_delete(api, tenant):
     workspace = WorkspaceFactory(owner=tenant.owner)
-    monkeypatch.setattr(
-        "tenants.services.WORKSPACE_DELETE_GUARDS",
-        [*WORKSPACE_DELETE_GUARDS, lambda ws: "The workspace holds stock."],
-    )
+    created = api.post("/tokens", {"name": "read-only", "abilities": ["contacts:view"]})
+    narrow = api.as_token(created.json()["data"]["token"])
+    response = narrow.delete(f"/workspaces/{workspace.pk}")
+    assert response.status_code == 403 and response.json() == FORBIDDEN
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+
+
+def test_deleting_a_workspace_takes_its_memberships_and_unsets_current_workspaces(api, tenant):
+    workspace = WorkspaceFactory(owner=tenant.owner)
+    member = UserFactory()
+    Membership.objects.create(user=member, workspace=workspace)
+    User.objects.filter(pk=member.pk).update(current_workspace=workspace)
+
+    assert api.delete(f"/workspaces/{workspace.pk}").status_code == 204
+
+    assert not Membership.objects.filter(workspace_id=workspace.pk).exists()
+    member.refresh_from_db()
+    assert member.current_workspace_id is None
+
+
+def test_workspace_delete_is_refused_while_it_holds_stock(api, tenant):
+    workspace = WorkspaceFactory(owner=tenant.owner)
+    give_stock(ProductFactory(), workspace, "1", actor=tenant.owner)
     response = api.delete(f"/workspaces/{workspace.pk}")
     assert response.status_code == 422
     assert response.json() == {
-        "message": "The workspace holds stock.",
-        "errors": {"non_field_errors": ["The workspace holds stock."]},
+        "message": "The workspace holds stock records; it cannot be deleted.",
+        "errors": {
+            "non_field_errors": ["The workspace holds stock records; it cannot be deleted."]
+        },
     }
     assert Workspace.objects.filter(pk=workspace.pk).exists()
 
