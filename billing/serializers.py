@@ -17,7 +17,12 @@ from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quota
 from contacts.models import Contact
 from contacts.serializers import ContactSerializer
 from inventory.serializers import ProductSerializer
-from optiflow.api.serializers import IncludableModelSerializer, IncludableSerializer, MoneyField
+from optiflow.api.serializers import (
+    IncludableModelSerializer,
+    IncludableSerializer,
+    MoneyField,
+    document_items,
+)
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
 
 QUANTITY = {"max_digits": 14, "decimal_places": 2}
@@ -283,7 +288,7 @@ class PaymentInputSerializer(serializers.Serializer):
 
 
 class InvoiceCreateSerializer(DocumentInputSerializer):
-    items = DocumentItemInputSerializer(many=True, allow_empty=False)
+    items = document_items(DocumentItemInputSerializer)
     document_series_id = series_field(DocumentType.INVOICE)
     document_number = serializers.CharField(
         max_length=64, required=False, help_text=DOCUMENT_NUMBER_HELP
@@ -300,8 +305,8 @@ class InvoiceCreateSerializer(DocumentInputSerializer):
 
 class InvoiceUpdateSerializer(DocumentInputSerializer):
     contact_id = related_field(Contact.objects.all(), "contact", "contact", required=False)
-    items = DocumentItemUpdateSerializer(
-        many=True, allow_empty=False, required=False,
+    items = document_items(
+        DocumentItemUpdateSerializer, required=False,
         help_text="The whole new list: items with an `id` rewrite that line, the others are "
         "added, stored lines not sent are removed.",
     )  # fmt: skip
@@ -317,7 +322,7 @@ class InvoiceIssueSerializer(serializers.Serializer):
 
 
 class QuotationCreateSerializer(DocumentInputSerializer):
-    items = DocumentItemInputSerializer(many=True, allow_empty=False)
+    items = document_items(DocumentItemInputSerializer)
     document_series_id = series_field(DocumentType.QUOTATION)
     document_number = serializers.CharField(
         max_length=64, required=False, help_text=DOCUMENT_NUMBER_HELP
@@ -326,7 +331,7 @@ class QuotationCreateSerializer(DocumentInputSerializer):
 
 class QuotationUpdateSerializer(DocumentInputSerializer):
     contact_id = related_field(Contact.objects.all(), "contact", "contact", required=False)
-    items = DocumentItemUpdateSerializer(many=True, allow_empty=False, required=False)
+    items = document_items(DocumentItemUpdateSerializer, required=False)
     status = serializers.ChoiceField(
         choices=[c for c in Quotation.Status.choices if c[0] != Quotation.Status.CONVERTED],
         required=False,

@@ -25,6 +25,7 @@ from optiflow.api.serializers import (
     IncludableModelSerializer,
     IncludableSerializer,
     MoneyField,
+    document_items,
 )
 from tenants.models import Workspace
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
@@ -299,7 +300,7 @@ class StockAdjustmentItemSerializer(serializers.Serializer):
 class StockAdjustmentCreateSerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)
-    items = StockAdjustmentItemSerializer(many=True, allow_empty=False)
+    items = document_items(StockAdjustmentItemSerializer)
 
 
 class StockTransferLineSerializer(IncludableModelSerializer):
@@ -350,4 +351,4 @@ class StockTransferCreateSerializer(serializers.Serializer):
     )  # fmt: skip
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)
-    items = StockTransferItemSerializer(many=True, allow_empty=False)
+    items = document_items(StockTransferItemSerializer)
