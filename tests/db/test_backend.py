@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, NotSupportedError, connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import override_settings
+from django_tenants.utils import schema_context
 
 from contacts.models import Contact
 from optiflow.db.timeouts import Timeouts, database_timeouts
@@ -118,6 +119,18 @@ def test_a_savepoint_rollback_that_undoes_the_scope_is_followed_by_a_new_one(ten
     assert first_owner_email(connection) == ACME
 
 
+def insert_contacts(names: list[str]) -> None:
+    """``executemany()``, which psycopg pipelines: the scope cannot travel as a prefix."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO contacts_contact (name, contact_type, status, email, phone, mobile, "
+            "identification_type, identification_number, credit_limit, notes, metadata, "
+            "created_at, updated_at) VALUES (%s, 'customer', 'active', '', '', '', '', '', 0, "
+            "'', '{}', now(), now())",
+            [(name,) for name in names],
+        )
+
+
 def test_row_counts_returning_and_bulk_writes_see_the_callers_statement(tenant):
     names = [f"Bulk {uuid.uuid4().hex[:8]}" for _ in range(3)]
     created = Contact.objects.bulk_create(Contact(name=n, contact_type="customer") for n in names)
@@ -125,35 +138,44 @@ def test_row_counts_returning_and_bulk_writes_see_the_callers_statement(tenant):
 
     assert Contact.objects.filter(name__in=names).update(notes="x") == 3
     assert Contact.objects.filter(name__in=names).delete()[0] == 3
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO contacts_contact (name, contact_type, status, email, phone, mobile, "
-            "identification_type, identification_number, credit_limit, notes, metadata, "
-            "created_at, updated_at) VALUES (%s, 'customer', 'active', '', '', '', '', '', 0, "
-            "'', '{}', now(), now())",
-            [(name,) for name in names],
-        )
+    insert_contacts(names)
     assert Contact.objects.filter(name__in=names).count() == 3
 
 
-def test_autocommit_statements_of_every_kind_run_in_the_tenant(committed_tenant):
+def test_autocommit_statements_of_every_kind_run_in_the_tenant(committed_tenant, other_tenant):
     """Outside a transaction each statement is its own implicit one, prefix included."""
     names = [f"Auto {uuid.uuid4().hex[:8]}" for _ in range(2)]
     default = session(connection, "SHOW search_path")
     assert connection.get_autocommit()
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO contacts_contact (name, contact_type, status, email, phone, mobile, "
-            "identification_type, identification_number, credit_limit, notes, metadata, "
-            "created_at, updated_at) VALUES (%s, 'customer', 'active', '', '', '', '', '', 0, "
-            "'', '{}', now(), now())",
-            [(name,) for name in names],
-        )
-        cursor.execute("VACUUM contacts_contact")  # refused in a transaction: no prefix
+    # What another client of a pooled server session may leave behind.
+    session(connection, 'SET search_path TO "t_globex"')
+    try:
+        assert not Contact.objects.filter(name__in=names).exists()  # its scope ended with it
+        insert_contacts(names)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM contacts_contact")  # refused in a transaction: no prefix
+    finally:
+        session(connection, "RESET search_path")
     assert Contact.objects.filter(name__in=names).update(notes="y") == 2
     assert [c.name for c in Contact.objects.filter(name__in=names).iterator()] == sorted(names)
     assert Contact.objects.filter(name__in=names).delete()[0] == 2
-    assert session(connection, "SHOW search_path") == default  # VACUUM's came and went
+    with schema_context(other_tenant.tenant.schema_name):
+        assert not Contact.objects.filter(name__in=names).exists()
+    assert session(connection, "SHOW search_path") == default
+
+
+def test_a_durable_transaction_commits_into_its_tenant(committed_tenant, other_tenant):
+    name = f"Durable {uuid.uuid4().hex[:8]}"
+    session(connection, 'SET search_path TO "t_globex"')
+    try:
+        with transaction.atomic(durable=True):
+            Contact.objects.create(name=name, contact_type="customer")
+            assert Contact.objects.filter(name=name).count() == 1
+    finally:
+        session(connection, "RESET search_path")
+    assert Contact.objects.filter(name=name).delete()[0] == 1  # it was committed, in conc
+    with schema_context(other_tenant.tenant.schema_name):
+        assert not Contact.objects.filter(name=name).exists()
 
 
 def test_copy_needs_a_transaction(committed_tenant):

@@ -163,9 +163,13 @@ class ScopedCursor(postgresql.Cursor):
         if self.wrapper is None:
             return super().executemany(query, params_seq, returning=returning)
         if self.connection.autocommit and self.wrapper.transaction_status() == IDLE:
-            with self.connection.transaction():
-                self.apply_scope()
-                return super().executemany(query, params_seq, returning=returning)
+            self.wrapper.transaction_scope = FRESH
+            try:
+                with self.connection.transaction():
+                    self.apply_scope()
+                    return super().executemany(query, params_seq, returning=returning)
+            finally:
+                self.wrapper.transaction_scope = FRESH
         self.apply_scope()
         return super().executemany(query, params_seq, returning=returning)
 
@@ -288,7 +292,8 @@ class DatabaseWrapper(tenants.DatabaseWrapper):
         return want, scope_statements(want, have)
 
     def scope_applied(self, scope: Scope) -> None:
-        self.transaction_scope = scope
+        # Recorded only if a transaction goes on: an implicit one ended with its statement.
+        self.transaction_scope = scope if self.transaction_status() == INTRANS else FRESH
 
     def _commit(self) -> None:
         self.transaction_scope = FRESH
