@@ -41,8 +41,9 @@ class Command(BaseCommand):
         **options,
     ) -> None:
         progress = self.stderr if as_json else self.stdout
-        progress.write(f"Provisioning tenant '{slug}' (schema, migrations, defaults)...")
-        # Migration output is written to stdout by Django; keep stdout clean for --json.
+        progress.write(f"Provisioning tenant '{slug}' (schema, defaults)...")
+        # Output of migrations (run if the template lags behind the code) goes to stdout; keep
+        # stdout clean for --json.
         real_stdout = sys.stdout
         if as_json:
             sys.stdout = sys.stderr
