@@ -147,6 +147,12 @@ OPTIFLOW_DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("OPTIFLOW_DB_STATEMENT_TIM
 OPTIFLOW_DB_SCHEMAS_PER_CONNECTION = int(
     os.environ.get("OPTIFLOW_DB_SCHEMAS_PER_CONNECTION", "100")
 )
+# migrate_schemas: the template first, then only the schemas missing a migration, this many
+# at once (tenants.migration_executor).
+GET_EXECUTOR_FUNCTION = "tenants.migration_executor.get_executor"
+TENANT_MULTIPROCESSING_MAX_PROCESSES = int(os.environ.get("OPTIFLOW_MIGRATION_PROCESSES", "0")) or (
+    os.cpu_count() or 2
+)
 if OPTIFLOW_DB_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool requires it
     DATABASES["default"]["OPTIONS"]["pool"] = {
