@@ -91,29 +91,27 @@ def template_is_current() -> bool:
 
 # --- cloning --------------------------------------------------------------------------------
 
-# Objects in the template schema that the clone would not copy.
-UNSUPPORTED = {
-    "views, foreign or partitioned tables": (
-        "SELECT count(*) FROM pg_class WHERE relnamespace = %(ns)s AND relkind IN ('v','m','f','p')"
-    ),
-    "unlogged tables or tables with storage options": (
-        "SELECT count(*) FROM pg_class WHERE relnamespace = %(ns)s AND relkind = 'r' "
-        "AND (relpersistence <> 'p' OR reloptions IS NOT NULL)"
-    ),
-    "table inheritance": (
-        "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE c.relnamespace = %(ns)s"
-    ),
-    "types": (
-        "SELECT count(*) FROM pg_type WHERE typnamespace = %(ns)s AND typrelid = 0 AND typelem = 0"
-    ),
-    "functions": "SELECT count(*) FROM pg_proc WHERE pronamespace = %(ns)s",
-    "triggers, rules or row security": (
-        "SELECT count(*) FROM pg_class c WHERE c.relnamespace = %(ns)s AND (c.relrowsecurity "
-        "OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) "
-        "OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid))"
-    ),
-}
+# The template's relations, found through their dependency on its schema: pg_depend is indexed
+# on it, while filtering pg_class on relnamespace reads every tenant's relations.
+RELATIONS = """
+WITH relations AS (
+    SELECT c.* FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+    WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %(ns)s::regnamespace
+      AND d.classid = 'pg_class'::regclass AND d.deptype = 'n')
+"""
+
+# Objects the clone would not copy. Tables and sequences are all that depend on a schema
+# migrations build (indexes, constraints and row types depend on their table).
+UNSUPPORTED = """
+SELECT pg_describe_object(d.classid, d.objid, 0)
+FROM pg_depend d LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
+WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %(ns)s::regnamespace
+  AND d.deptype = 'n' AND (c.oid IS NULL OR c.relkind NOT IN ('r', 'S') OR c.relkind = 'r' AND (
+      c.relpersistence <> 'p' OR c.reloptions IS NOT NULL OR c.relrowsecurity
+      OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+      OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid)
+      OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)))
+"""
 
 SEQUENCE_OPTIONS = """
     'START WITH ' || s.seqstart || ' INCREMENT BY ' || s.seqincrement || ' MINVALUE '
@@ -124,65 +122,64 @@ SEQUENCE_OPTIONS = """
 # Every query reads the template with only it on the search path, so the catalog's
 # definitions name its objects unqualified: replayed with the new schema first on the search
 # path, they create and reference the new schema's own.
-COLUMNS = f"""
+COLUMNS = f"""{RELATIONS}
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        a.attidentity, a.attgenerated, pg_get_expr(d.adbin, d.adrelid),
        CASE WHEN a.attcollation <> t.typcollation
             THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
        seq.relname, {SEQUENCE_OPTIONS}
-FROM pg_class c
+FROM relations c
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-LEFT JOIN pg_depend dep ON dep.refobjid = c.oid AND dep.refobjsubid = a.attnum
-     AND dep.classid = 'pg_class'::regclass AND dep.deptype = 'i'
+LEFT JOIN pg_depend dep ON dep.refclassid = 'pg_class'::regclass AND dep.refobjid = c.oid
+     AND dep.refobjsubid = a.attnum AND dep.classid = 'pg_class'::regclass AND dep.deptype = 'i'
 LEFT JOIN pg_class seq ON seq.oid = dep.objid AND seq.relkind = 'S'
 LEFT JOIN pg_sequence s ON s.seqrelid = seq.oid
-WHERE c.relnamespace = %(ns)s AND c.relkind = 'r'
+WHERE c.relkind = 'r'
 ORDER BY c.oid, a.attnum
 """
 
 # Sequences that are not identity columns' own (serial columns, or free-standing).
-SEQUENCES = f"""
+SEQUENCES = f"""{RELATIONS}
 SELECT seq.relname, format_type(s.seqtypid, NULL), {SEQUENCE_OPTIONS}, owner.relname, a.attname
-FROM pg_class seq
+FROM relations seq
 JOIN pg_sequence s ON s.seqrelid = seq.oid
-LEFT JOIN pg_depend dep ON dep.objid = seq.oid AND dep.classid = 'pg_class'::regclass
+LEFT JOIN pg_depend dep ON dep.classid = 'pg_class'::regclass AND dep.objid = seq.oid
      AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
 LEFT JOIN pg_class owner ON owner.oid = dep.refobjid
 LEFT JOIN pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
-WHERE seq.relnamespace = %(ns)s AND seq.relkind = 'S' AND dep.deptype IS DISTINCT FROM 'i'
+WHERE seq.relkind = 'S' AND dep.deptype IS DISTINCT FROM 'i'
 ORDER BY seq.oid
 """
 
 # Constraints, with the table a foreign key references.
-CONSTRAINTS = """
+CONSTRAINTS = f"""{RELATIONS}
 SELECT c.relname, con.conname, pg_get_constraintdef(con.oid), referenced.relname
-FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+FROM relations c JOIN pg_constraint con ON con.conrelid = c.oid
 LEFT JOIN pg_class referenced ON referenced.oid = con.confrelid
-WHERE c.relnamespace = %(ns)s AND con.contype IN ('p', 'u', 'x', 'c', 'f')
+WHERE con.contype IN ('p', 'u', 'x', 'c', 'f')
 ORDER BY con.contype = 'f', con.oid
 """
 
 # Indexes that no constraint creates.
-INDEXES = """
+INDEXES = f"""{RELATIONS}
 SELECT pg_get_indexdef(i.indexrelid)
-FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-WHERE ic.relnamespace = %(ns)s AND NOT EXISTS (
+FROM relations c JOIN pg_index i ON i.indrelid = c.oid
+WHERE NOT EXISTS (
     SELECT 1 FROM pg_constraint con
     WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid
       AND con.contype IN ('p', 'u', 'x'))
 ORDER BY i.indexrelid
 """
 
-COMMENTS = """
+COMMENTS = f"""{RELATIONS}
 SELECT c.relname, a.attname, d.description
-FROM pg_description d
-JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
+FROM relations c
+JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
-WHERE c.relnamespace = %(ns)s
 """
 
 
@@ -200,13 +197,13 @@ def clone_script(source: str, target: str) -> str:
     ns = {"ns": f"{quote_schema_name(source)}"}
 
     def rows(query: str) -> list[tuple]:
-        cursor.execute(query.replace("%(ns)s", "%(ns)s::regnamespace"), ns)
+        cursor.execute(query, ns)
         return cursor.fetchall()
 
     with connection.cursor() as cursor:
-        for what, query in UNSUPPORTED.items():
-            if rows(query)[0][0]:
-                raise TemplateNotCloneable(f"The template schema has {what}.")
+        unsupported = [description for (description,) in rows(UNSUPPORTED)]
+        if unsupported:
+            raise TemplateNotCloneable(f"The template schema holds {', '.join(unsupported)}.")
         cursor.execute("SELECT quote_ident(%s)", [source])
         source_in_sql = cursor.fetchone()[0]
         columns, sequences = rows(COLUMNS), rows(SEQUENCES)

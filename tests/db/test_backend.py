@@ -196,7 +196,12 @@ def test_server_side_cursors_and_bindings_are_refused(provisioned, fresh):
         fresh.get_connection_params()
 
 
-def test_a_connection_that_served_too_many_tenants_is_retired(provisioned, fresh):
+@pytest.mark.parametrize("pooled", [True, False], ids=["pool", "persistent"])
+def test_a_connection_that_served_too_many_tenants_is_retired(provisioned, fresh, pooled):
+    if not pooled:  # one persistent connection per thread (OPTIFLOW_DB_POOL=0)
+        fresh.settings_dict["OPTIONS"].pop("pool", None)
+        fresh.settings_dict["CONN_MAX_AGE"] = 60
+
     def request(*slugs: str) -> object:
         """Touch the tenants on one connection and release it, as a request does."""
         for slug in slugs:

@@ -321,7 +321,12 @@ class DatabaseWrapper(tenants.DatabaseWrapper):
         return bool(limit) and len(schemas_seen(self.connection)) > limit
 
     def close_if_unusable_or_obsolete(self) -> None:
-        if self.connection is not None and self.has_served_too_many_schemas():
+        # Called between requests; a persistent connection is retired here.
+        if (
+            self.connection is not None
+            and not self.in_atomic_block
+            and self.has_served_too_many_schemas()
+        ):
             self.close()
             return
         super().close_if_unusable_or_obsolete()

@@ -13,6 +13,9 @@ from tenants.services import tenant_provision
 
 class Command(BaseCommand):
     help = "Create a tenant: schema, domains, owner, default workspace and series, API token."
+    # Run per sign-up, it should answer in well under a second; the system checks (a third of
+    # its start-up) belong to deploys (`check --deploy`, `migrate_schemas`).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
