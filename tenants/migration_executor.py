@@ -10,7 +10,8 @@
 - The others are migrated ``TENANT_MULTIPROCESSING_MAX_PROCESSES`` at a time in forked
   processes, each schema's output kept together; a failure stops the run (each migration is
   one transaction, so an interrupted schema is left at its last complete migration).
-- Progress is a bar on a terminal, plain lines otherwise (logs, CI).
+- Progress is a bar on a terminal, a line per schema otherwise (logs, CI); ``--verbosity 2``
+  adds each schema's own migration output.
 
 ``migrate_schemas --executor standard|multiprocessing|subprocess`` still selects django-tenants'
 own executors.
@@ -47,6 +48,13 @@ def get_executor(codename: str | None = None) -> type[MigrationExecutor]:
     if codename in (None, ParallelExecutor.codename):
         return ParallelExecutor
     return tenants_executor(codename)
+
+
+def connect_directly() -> None:
+    """In a forked child: plain connections, no pool. A pool's threads and idle connections
+    would only be cut off when the child is stopped."""
+    for wrapper in connections.all():
+        wrapper.settings_dict["OPTIONS"].pop("pool", None)
 
 
 def migrate_schema(
@@ -97,6 +105,10 @@ class Progress:
 class ParallelExecutor(MigrationExecutor):
     codename = "parallel"
 
+    @property
+    def skippable(self) -> bool:
+        return not any(self.options.get(option) for option in TARGETED)
+
     def run_migrations(self, tenants: Iterable[str] | None = None) -> None:
         schemas = list(tenants or [])
         if self.PUBLIC_SCHEMA_NAME in schemas:
@@ -108,8 +120,7 @@ class ParallelExecutor(MigrationExecutor):
         verbosity = int(self.options.get("verbosity", 1))
         if not self.options.get("schema_name"):
             self.migrate_template()
-        skippable = not any(self.options.get(option) for option in TARGETED)
-        pending = schemas_missing_migrations(schemas) if skippable else schemas
+        pending = schemas_missing_migrations(schemas) if self.skippable else schemas
         self.migrate(pending, verbosity)
         if verbosity >= 1:
             sys.stdout.write(
@@ -120,8 +131,7 @@ class ParallelExecutor(MigrationExecutor):
     def migrate_template(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_schema_name(TEMPLATE_SCHEMA)}")
-        skippable = not any(self.options.get(option) for option in TARGETED)
-        if not skippable or schemas_missing_migrations([TEMPLATE_SCHEMA]):
+        if not self.skippable or schemas_missing_migrations([TEMPLATE_SCHEMA]):
             _, output, error = migrate_schema(
                 self.args, self.options, TEMPLATE_SCHEMA, forked=False
             )
@@ -143,7 +153,8 @@ class ParallelExecutor(MigrationExecutor):
             for alias in connections:
                 connections[alias].close()
                 connections[alias].close_pool()
-            with multiprocessing.get_context("fork").Pool(processes) as pool:
+            context = multiprocessing.get_context("fork")
+            with context.Pool(processes, initializer=connect_directly) as pool:
                 for result in pool.imap_unordered(work, schemas):
                     self.finished(progress, *result)  # on a failure, the pool is terminated
         finally:

@@ -5,7 +5,7 @@ Running every migration for each new tenant cost seconds and hundreds of stateme
 ``migrate_schemas`` keeps one schema, ``TEMPLATE_SCHEMA``, migrated like a tenant's (it is
 migrated first, before any tenant: a canary), and ``schema_clone`` copies it: its tables,
 columns, identity sequences and their positions, constraints, indexes, comments and rows
-(migration records, content types, permissions), in one transaction of a few statements.
+(migration records, content types, permissions), in one transaction and one round trip.
 
 Why not django-tenants' ``clone_schema``: it installs a 4,600-line PL/pgSQL function in the
 public schema and must still fake every migration per tenant (``migrate --fake``, as slow as
@@ -15,7 +15,7 @@ there; objects Django migrations never create (views, functions, triggers, types
 are refused with ``TemplateNotCloneable`` rather than silently left out.
 
 ``schemas_missing_migrations`` answers, with one query across schemas, which of them lack a
-migration of the graph: a no-op deploy then costs nothing per tenant.
+migration of the graph: a no-op deploy then costs almost nothing per tenant.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ logger = logging.getLogger("optiflow.tenants")
 #: Not a tenant's name: tenant schemas are ``t_<slug>``.
 TEMPLATE_SCHEMA = "tenant_template"
 
-#: Schemas per cross-schema query: one statement, planned at once, per this many schemas.
+#: Schemas per cross-schema query, which costs about 0.1 ms per schema (1,000: 0.1 s here);
+#: bounded so that 10,000 tenants do not make one statement of 10,000 branches to plan.
 SCHEMAS_PER_QUERY = 1000
 
 
@@ -83,10 +84,6 @@ def schemas_missing_migrations(schemas: Iterable[str]) -> list[str]:
             missing += [row[0] for row in cursor.fetchall()]
     missing_set = set(missing)
     return [schema for schema in schemas if schema in missing_set]
-
-
-def template_is_current() -> bool:
-    return schema_exists(TEMPLATE_SCHEMA) and not schemas_missing_migrations([TEMPLATE_SCHEMA])
 
 
 # --- cloning --------------------------------------------------------------------------------
@@ -194,7 +191,7 @@ def literal(value: str) -> str:
 def clone_script(source: str, target: str) -> str:
     """The statements that create ``target`` as a copy of ``source``, read from the catalog.
     Run with ``target`` alone on the search path."""
-    ns = {"ns": f"{quote_schema_name(source)}"}
+    ns = {"ns": quote_schema_name(source)}
 
     def rows(query: str) -> list[tuple]:
         cursor.execute(query, ns)
@@ -215,6 +212,7 @@ def clone_script(source: str, target: str) -> str:
 
     tables: dict[str, list[str]] = {}
     copied: dict[str, list[str]] = {}
+    positioned = [name for name, *_ in sequences]  # whose position is copied
     for (table, column, data_type, not_null, identity, generated, default, collation,
          sequence, options) in columns:  # fmt: skip
         definition = f"{q(column)} {data_type}"
@@ -223,6 +221,7 @@ def clone_script(source: str, target: str) -> str:
         if identity:
             kind = "ALWAYS" if identity == "a" else "BY DEFAULT"
             definition += f" GENERATED {kind} AS IDENTITY (SEQUENCE NAME {q(sequence)} {options})"
+            positioned.append(sequence)
         elif generated:
             definition += f" GENERATED ALWAYS AS ({default}) STORED"
         elif default is not None:
@@ -235,13 +234,10 @@ def clone_script(source: str, target: str) -> str:
     # Constraints go inside CREATE TABLE, cheaper than an ALTER TABLE each; a foreign key too
     # if the table it references exists by then, else in an ALTER TABLE after all tables.
     altered = []
+    created_before = {table: position for position, table in enumerate(tables)}
     for table, name, definition, referenced in constraints:
         clause = f"CONSTRAINT {q(name)} {definition}"
-        if (
-            referenced is None
-            or referenced == table
-            or list(tables).index(referenced) < list(tables).index(table)
-        ):
+        if referenced is None or created_before[referenced] <= created_before[table]:
             tables[table].append(clause)
         else:
             altered.append(f"ALTER TABLE {q(table)} ADD {clause}")
@@ -264,10 +260,7 @@ def clone_script(source: str, target: str) -> str:
             f"INSERT INTO {q(table)} ({listed}) OVERRIDING SYSTEM VALUE "
             f"SELECT {listed} FROM {quote_schema_name(source)}.{q(table)}"
         )
-    all_sequences = [name for name, *_ in sequences] + [
-        row[8] for row in columns if row[8] is not None
-    ]
-    for name in all_sequences:
+    for name in positioned:
         script.append(
             f"SELECT setval({literal(q(name))}, last_value, is_called) "
             f"FROM {quote_schema_name(source)}.{q(name)}"
