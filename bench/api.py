@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bench.common import format_table, log, percentile, setup_django
+from bench.common import format_table, log, percentile, positive_int, setup_django
 
 setup_django()
 
@@ -364,13 +364,6 @@ def table(timings: Sequence[Timing]) -> str:
 
 
 # --- main -----------------------------------------------------------------------------------
-
-
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from optiflow.api.serializers import (
     MoneyField,
     ScopedRelatedField,
     VisibleIdsField,
+    document_items,
 )
 from optiflow.money import AMOUNT, CENT, HUNDRED, RATE
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
@@ -348,7 +349,7 @@ class PaymentInputSerializer(serializers.Serializer):
 
 
 class InvoiceCreateSerializer(DocumentInputSerializer):
-    items = DocumentItemInputSerializer(many=True, allow_empty=False)
+    items = document_items(DocumentItemInputSerializer)
     document_series_id = series_field(DocumentType.INVOICE)
     document_number = serializers.CharField(
         max_length=64, required=False, help_text=DOCUMENT_NUMBER_HELP
@@ -368,9 +369,8 @@ class InvoiceUpdateSerializer(DocumentInputSerializer):
     contact_id = ScopedRelatedField(
         source="contact", queryset=Contact.objects.all(), required=False
     )
-    items = DocumentItemUpdateSerializer(
-        many=True,
-        allow_empty=False,
+    items = document_items(
+        DocumentItemUpdateSerializer,
         required=False,
         help_text="The whole new list: items with an `id` rewrite that line, the others are "
         "added, stored lines not sent are removed.",
@@ -387,7 +387,7 @@ class InvoiceIssueSerializer(serializers.Serializer):
 
 
 class QuotationCreateSerializer(DocumentInputSerializer):
-    items = DocumentItemInputSerializer(many=True, allow_empty=False)
+    items = document_items(DocumentItemInputSerializer)
     document_series_id = series_field(DocumentType.QUOTATION)
     document_number = serializers.CharField(
         max_length=64, required=False, help_text=DOCUMENT_NUMBER_HELP
@@ -398,7 +398,7 @@ class QuotationUpdateSerializer(DocumentInputSerializer):
     contact_id = ScopedRelatedField(
         source="contact", queryset=Contact.objects.all(), required=False
     )
-    items = DocumentItemUpdateSerializer(many=True, allow_empty=False, required=False)
+    items = document_items(DocumentItemUpdateSerializer, required=False)
     status = serializers.ChoiceField(
         choices=[c for c in Quotation.Status.choices if c[0] != Quotation.Status.CONVERTED],
         required=False,

@@ -46,8 +46,12 @@ class Company(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="company_single_row"),
             models.CheckConstraint(
+                # Equalities, not `logo_type__in`: PostgreSQL prints an IN over a varchar
+                # column in a form that parses back differently, and a tenant cloned from the
+                # template (tenants.schemas) must match one built by the migrations.
                 condition=Q(logo__isnull=True, logo_type="")
-                | Q(logo__isnull=False, logo_type__in=LOGO_TYPES),
+                | Q(logo__isnull=False, logo_type=LOGO_TYPES[0])
+                | Q(logo__isnull=False, logo_type=LOGO_TYPES[1]),
                 name="company_logo_has_type",
             ),
         ]

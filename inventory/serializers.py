@@ -26,6 +26,7 @@ from optiflow.api.serializers import (
     IncludableSerializer,
     MoneyField,
     ScopedRelatedField,
+    document_items,
 )
 from optiflow.money import CENT, HUNDRED, RATE, ZERO
 from tenants.models import Workspace
@@ -364,7 +365,7 @@ class StockAdjustmentItemSerializer(serializers.Serializer):
 class StockAdjustmentCreateSerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)
-    items = StockAdjustmentItemSerializer(many=True, allow_empty=False)
+    items = document_items(StockAdjustmentItemSerializer)
 
 
 class StockTransferLineSerializer(IncludableModelSerializer):
@@ -428,4 +429,4 @@ class StockTransferCreateSerializer(serializers.Serializer):
     )
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)
-    items = StockTransferItemSerializer(many=True, allow_empty=False)
+    items = document_items(StockTransferItemSerializer)

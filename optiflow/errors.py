@@ -33,3 +33,12 @@ class DomainError(Exception):
 class RecordInUse(DomainError):
     """A delete refused because other records still reference the one being deleted
     (``optiflow.deletion.delete_or_refuse``)."""
+
+
+class Conflict(Exception):
+    """A request collided with a concurrent one on the same record (SPEC §5: ``409``), e.g. it
+    waited past the lock timeout for another writer of the same invoice: the client retries."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)

@@ -30,7 +30,7 @@ def database_from_url(url: str) -> dict:
         raise ImproperlyConfigured("DATABASE_URL must be a postgresql:// URL (PostgreSQL only).")
     query = parse_qs(parsed.query)
     return {
-        "ENGINE": "django_tenants.postgresql_backend",
+        "ENGINE": "optiflow.db.backend",
         "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
         "USER": unquote(parsed.username or ""),
         "PASSWORD": unquote(parsed.password or ""),
@@ -39,6 +39,8 @@ def database_from_url(url: str) -> dict:
         # Persistent connections: one TCP/socket handshake per worker thread, not per request.
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
+        # A pooler may route a server-side cursor's FETCHes to another session.
+        "DISABLE_SERVER_SIDE_CURSORS": True,
         "OPTIONS": {"connect_timeout": 5},
     }
 
@@ -95,11 +97,10 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # seeing its own router listed, and it is consulted only when ours has no opinion.
 DATABASE_ROUTERS = ["tenants.routers.SchemaRouter", "django_tenants.routers.TenantSyncRouter"]
 AUTH_USER_MODEL = "tenants.User"
-# Issue `SET search_path` when the schema changes, not before every cursor.
-TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "optiflow.middleware.RequestIdMiddleware",
+    "optiflow.db.timeouts.DatabaseTimeoutMiddleware",
     "tenants.middleware.TenantMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -136,6 +137,37 @@ if not os.environ.get("DATABASE_URL"):
 
     embedded_database_url()
 DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
+
+# --- Database at scale (README: deployment) ---------------------------------------------------
+# optiflow.db.backend sends every statement's tenant schema and timeouts with it (SET LOCAL),
+# so PgBouncer in session or transaction mode is safe. In-process, psycopg's pool (Django's
+# OPTIONS["pool"]) shares connections among a process's threads and bounds their lifetime;
+# OPTIFLOW_DB_POOL=0 falls back to one persistent connection per thread.
+OPTIFLOW_DB_POOL = env_bool("OPTIFLOW_DB_POOL", default=True)
+OPTIFLOW_DB_POOL_MAX_SIZE = int(os.environ.get("OPTIFLOW_DB_POOL_MAX_SIZE", "8"))
+# A request waits at most this long for a row lock, and runs no statement longer (0: no limit).
+OPTIFLOW_DB_LOCK_TIMEOUT_MS = int(os.environ.get("OPTIFLOW_DB_LOCK_TIMEOUT_MS", "5000"))
+OPTIFLOW_DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("OPTIFLOW_DB_STATEMENT_TIMEOUT_MS", "30000"))
+# A server connection caches the catalog of each schema it touches (~0.22 MB per tenant): one
+# that has served this many tenants is closed when released, not reused (0: never).
+OPTIFLOW_DB_SCHEMAS_PER_CONNECTION = int(
+    os.environ.get("OPTIFLOW_DB_SCHEMAS_PER_CONNECTION", "100")
+)
+# migrate_schemas: the template first, then only the schemas missing a migration, this many
+# at once (tenants.migration_executor).
+GET_EXECUTOR_FUNCTION = "tenants.migration_executor.get_executor"
+TENANT_MULTIPROCESSING_MAX_PROCESSES = int(os.environ.get("OPTIFLOW_MIGRATION_PROCESSES", "0")) or (
+    os.cpu_count() or 2
+)
+if OPTIFLOW_DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool requires it
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": OPTIFLOW_DB_POOL_MAX_SIZE,
+        "max_lifetime": 1800,  # seconds; a backstop to the per-connection schema count
+        "max_idle": 300,
+        "timeout": 10,  # waiting for a free connection longer than this is a 503
+    }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

@@ -21,6 +21,7 @@ from optiflow.deletion import delete_or_refuse
 from optiflow.errors import NON_FIELD, DomainError
 from tenants.access import ALL_ABILITIES, ALL_PERMISSIONS, PERMISSIONS
 from tenants.models import ROLE_OWNER, ApiToken, Domain, Membership, Tenant, User, Workspace
+from tenants.schemas import schema_create
 
 #: Called inside the new schema after the owner, workspace and token exist, e.g. to create the
 #: default document series. Apps register here instead of this module importing them.
@@ -348,10 +349,11 @@ def tenant_provision(
     owner_name: str | None = None,
     verbosity: int = 0,
 ) -> ProvisionedTenant:
-    """Create a tenant: its schema (migrated), domains, owner (a tenant admin), a default
-    workspace "Main", the apps' defaults (``PROVISIONING_HOOKS``) and an owner API token.
+    """Create a tenant: its schema (a clone of the migrated template, ``tenants.schemas``),
+    domains, owner (a tenant admin), a default workspace "Main", the apps' defaults
+    (``PROVISIONING_HOOKS``) and an owner API token.
 
-    Schema creation runs DDL and migrations, so this is not one transaction; if anything after
+    Creating the schema may run migrations, so this is not one transaction; if anything after
     the tenant row fails, the tenant and its schema are dropped again.
     """
     if Tenant.objects.filter(slug=slug).exists():
@@ -370,7 +372,7 @@ def tenant_provision(
     tenant.full_clean(exclude=["schema_name"])
     tenant.save()
     try:
-        tenant.create_schema(check_if_exists=True, verbosity=verbosity)
+        schema_create(tenant.schema_name, verbosity=verbosity)
         for index, host in enumerate(hosts):
             Domain.objects.create(domain=host, tenant=tenant, is_primary=index == 0)
         with schema_context(tenant.schema_name), transaction.atomic():

@@ -3,16 +3,19 @@ the test database, as ``make run`` serves the real one."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import test_database_url
 
@@ -84,3 +87,20 @@ def wait_until_serving(url: str, process: subprocess.Popen, log) -> None:
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     process.wait(timeout=10)
+
+
+def call(
+    method: str, url: str, *, token: str | None = None, body: Any = None, timeout: float = 60
+) -> tuple[int, dict[str, str], Any]:
+    """One HTTP request from outside: status, headers and the JSON body (``None`` if empty)."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, answer, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer, raw = error.code, error.headers, error.read()
+    return status, dict(answer), json.loads(raw) if raw else None

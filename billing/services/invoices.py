@@ -35,6 +35,7 @@ from billing.services.payments import payment_create
 from contacts.models import Contact
 from inventory.models import Product, StockMovement
 from inventory.services import StockChange, stock_apply
+from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import DomainError
 from optiflow.events import event_record
 from tenants.models import User, Workspace
@@ -55,7 +56,7 @@ class InvoiceNotVoidable(DomainError):
 
 
 def invoice_lock(invoice: Invoice) -> Invoice:
-    return Invoice.objects.select_for_update().get(pk=invoice.pk)
+    return lock_for_change(Invoice, invoice.pk, label="invoice")
 
 
 def has_active_payments(invoice: Invoice) -> bool:

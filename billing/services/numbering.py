@@ -13,6 +13,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
+from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import DomainError
 from tenants.models import Tenant, User, Workspace
 
@@ -170,7 +171,7 @@ def document_series_create(**fields: Any) -> DocumentSeries:
 @transaction.atomic
 def document_series_update(*, series: DocumentSeries, data: dict[str, Any]) -> DocumentSeries:
     # The lock makes the checks hold against documents numbered concurrently.
-    before = DocumentSeries.objects.select_for_update().get(pk=series.pk)
+    before = lock_for_change(DocumentSeries, series.pk, label="document series")
     series = DocumentSeries.objects.get(pk=series.pk)
     for name, value in data.items():
         setattr(series, name, value)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from billing.models import DocumentType, Invoice, Payment
 from billing.services.numbering import document_number_take
 from billing.services.payloads import invoice_payload, payment_payload
+from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import NON_FIELD, DomainError
 from optiflow.events import event_record
 from tenants.models import User
@@ -60,7 +61,7 @@ def payment_create(
     payment is nested in another request (``payment.amount``)."""
     # Payments of one invoice queue on its row lock, so each sees the amount due the previous
     # one left: concurrent payments can never add up to more than the total.
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    invoice = lock_for_change(Invoice, invoice.pk, label="invoice")
     if invoice.status not in PAYABLE:
         raise InvoiceNotPayable(
             f"Only an issued invoice with an amount due can be paid; this one is "
@@ -96,8 +97,8 @@ def payment_create(
 @transaction.atomic
 def payment_void(*, payment: Payment) -> Payment:
     """Void a payment (kept, for audit) and give its amount back to the invoice's amount due."""
-    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
-    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    invoice = lock_for_change(Invoice, payment.invoice_id, label="invoice")
+    payment = lock_for_change(Payment, payment.pk, label="payment")
     if payment.status == Payment.Status.VOIDED:
         raise PaymentAlreadyVoided("The payment is already voided.")
     payment.status = Payment.Status.VOIDED

@@ -29,6 +29,7 @@ from billing.services.invoices import invoice_write
 from billing.services.numbering import document_number_take
 from billing.services.payloads import quotation_payload
 from contacts.models import Contact
+from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import NON_FIELD, DomainError
 from optiflow.events import event_record
 from tenants.models import User, Workspace
@@ -63,7 +64,7 @@ class QuotationNotDeletable(DomainError):
 
 
 def quotation_lock(quotation: Quotation) -> Quotation:
-    return Quotation.objects.select_for_update().get(pk=quotation.pk)
+    return lock_for_change(Quotation, quotation.pk, label="quotation")
 
 
 @transaction.atomic

@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'company profile',
                 'verbose_name_plural': 'company profile',
-                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='company_single_row'), models.CheckConstraint(condition=models.Q(models.Q(('logo__isnull', True), ('logo_type', '')), models.Q(('logo__isnull', False), ('logo_type__in', ('image/png', 'image/jpeg'))), _connector='OR'), name='company_logo_has_type')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='company_single_row'), models.CheckConstraint(condition=models.Q(models.Q(('logo__isnull', True), ('logo_type', '')), models.Q(('logo__isnull', False), ('logo_type', 'image/png')), models.Q(('logo__isnull', False), ('logo_type', 'image/jpeg')), _connector='OR'), name='company_logo_has_type')],
             },
         ),
         migrations.RunPython(profile_for_existing_tenant, migrations.RunPython.noop),

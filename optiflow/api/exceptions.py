@@ -1,8 +1,9 @@
 """The one exception handler: every error leaves the API in the SPEC §5 shape.
 
 ``{"message": ...}`` always; ``422`` adds ``errors`` keyed by dotted field paths. Unexpected
-exceptions are logged and answered ``500 {"message": "Server Error."}``; a lost database is
-``503``. Nothing ever answers with HTML or a traceback.
+exceptions are logged and answered ``500 {"message": "Server Error."}``; a lost database, and a
+request past its lock or statement timeout (``optiflow.db.timeouts``), is ``503``. Nothing ever
+answers with HTML or a traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from optiflow.api.parsers import DRF_JSON_ERROR_PREFIX
-from optiflow.errors import NON_FIELD, DomainError
+from optiflow.db.timeouts import database_timeout
+from optiflow.errors import NON_FIELD, Conflict, DomainError
 
 logger = logging.getLogger("optiflow.api")
 
@@ -73,6 +75,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(validation_body(exc.errors, exc.message), status=422)
+    if isinstance(exc, Conflict):
+        set_rollback()
+        return Response({"message": exc.message}, status=409)
     if isinstance(exc, IntegrityError):
         # Services check every rule before writing; a constraint that still fires means a
         # concurrent request changed the same rows in between (e.g. deleted a referenced
@@ -92,6 +97,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):  # raised by tenants.access, with its reason if any
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif timed_out := database_timeout(exc):
+        set_rollback()
+        headers["Retry-After"] = str(timed_out.retry_after)
+        return Response({"message": timed_out.message}, status=503, headers=headers)
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.exception("Database unavailable")
         return Response({"message": "Service Unavailable."}, status=503)

@@ -24,6 +24,7 @@ from drf_spectacular.plumbing import (
     ResolvedComponent,
     force_instance,
     get_override,
+    is_list_serializer,
     is_serializer,
 )
 from rest_framework import serializers
@@ -225,6 +226,13 @@ class AutoSchema(openapi.AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.DecimalField) and schema.get("format") == "decimal":
             schema["pattern"] = decimal_pattern(field)
+        if is_list_serializer(field) and schema is not None and direction == "request":
+            # drf-spectacular leaves out a list serializer's bounds, such as the 1,000 items
+            # of a document (SPEC §5 "Limits").
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+            if not field.allow_empty:
+                schema["minItems"] = max(1, field.min_length or 0)
         return schema
 
     def _resolve_path_parameters(self, variables):

@@ -141,7 +141,8 @@ class BulkRelatedListSerializer(serializers.ListSerializer):
     whole list (set as the child's ``Meta.list_serializer_class``), not one per line."""
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, list):
+        # A list over max_length is refused by the parent class before any query is run.
+        if isinstance(data, list) and len(data) <= (self.max_length or len(data)):
             lines = [item for item in data if isinstance(item, dict)]
             for name, field in self.child.fields.items():
                 many = isinstance(field, serializers.ListField)
@@ -154,6 +155,24 @@ class BulkRelatedListSerializer(serializers.ListSerializer):
                 keys = {int(value) for value in values if str(value).isdigit()}
                 target.preloaded = target.get_queryset().in_bulk(keys)
         return super().to_internal_value(data)
+
+
+#: SPEC §5 "Limits": lines per invoice, quotation, stock adjustment or transfer. A document is
+#: written in one transaction holding its tenant's numbering (and stock) locks, so its size
+#: bounds how long every other writer of the tenant may have to wait.
+MAX_DOCUMENT_ITEMS = 1000
+
+
+def document_items(child: type[serializers.Serializer], **kwargs: Any) -> serializers.Field:
+    """The ``items`` of a document: a list of 1 to ``MAX_DOCUMENT_ITEMS`` ``child`` lines."""
+    message = f"At most {MAX_DOCUMENT_ITEMS:,} items are allowed; split the document."
+    return child(
+        many=True,
+        allow_empty=False,
+        max_length=MAX_DOCUMENT_ITEMS,
+        error_messages={"max_length": message},
+        **kwargs,
+    )
 
 
 #: The shape of a decimal string; ``DecimalField`` then checks its digits and places.

@@ -83,5 +83,5 @@ def test_contact_list_with_balance_query_count_is_constant(
     assert len(response.json()["data"]) == 30
 
 
-#: Tenant routing (3), token with user, memberships, count, page (balances included), addresses.
-QUERIES_PER_CONTACT_LIST = 8
+#: The tenant, token with user, memberships, count, page (balances included), addresses.
+QUERIES_PER_CONTACT_LIST = 6

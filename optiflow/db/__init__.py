@@ -1,0 +1,7 @@
+"""Database machinery shared by every entry point.
+
+``backend``   the PostgreSQL backend (``ENGINE``): every statement carries its tenant schema and
+              the request's time limits, so it runs right behind any connection pooler.
+``timeouts``  the lock and statement timeouts of a request: the middleware that sets them and
+              what a request that hits one answers.
+"""

@@ -1,0 +1,1 @@
+"""``ENGINE = "optiflow.db.backend"``: see ``base.py``."""
