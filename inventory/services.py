@@ -328,14 +328,17 @@ def stock_apply(
             ))  # fmt: skip
         StockMovement.objects.bulk_create(movements)
         now = timezone.now()
+        fell_low = [
+            level
+            for key, level in levels.items()
+            if level.quantity > level.minimum_quantity >= balances[key]
+        ]
         for key, level in levels.items():
-            if level.quantity > level.minimum_quantity >= balances[key]:
-                event_record(type="product.stock_low", payload={
-                    "product_id": level.product_id, "workspace_id": level.workspace_id,
-                    "quantity": balances[key], "minimum_quantity": level.minimum_quantity,
-                })  # fmt: skip
             level.quantity, level.updated_at = balances[key], now
         StockLevel.objects.bulk_update(levels.values(), ["quantity", "updated_at"])
+        # After the update: the event shows the level as it now stands.
+        for level in fell_low:
+            event_record(type="product.stock_low", record=level)
     return movements
 
 
@@ -424,13 +427,7 @@ def stock_adjustment_create(
             quantity_after=movement.quantity_after,
         ))  # fmt: skip
     StockAdjustmentLine.objects.bulk_create(lines)
-    event_record(type="stock.adjusted", payload={
-        "adjustment_id": adjustment.pk, "workspace_id": workspace.pk, "reference": reference,
-        "items": [
-            {"product_id": m.product_id, "quantity": m.quantity, "quantity_after": m.quantity_after}
-            for m in movements
-        ],
-    })  # fmt: skip
+    event_record(type="stock.adjusted", record=adjustment)
     return adjustment
 
 
@@ -472,11 +469,7 @@ def stock_transfer_create(
             ),
         ]  # fmt: skip
     stock_apply(changes=changes, actor=actor, reference=reference, transfer_id=transfer.pk)
-    event_record(type="stock.transferred", payload={
-        "transfer_id": transfer.pk, "from_workspace_id": from_workspace.pk,
-        "to_workspace_id": to_workspace.pk, "reference": reference,
-        "items": [{"product_id": item.product.pk, "quantity": item.quantity} for item in items],
-    })  # fmt: skip
+    event_record(type="stock.transferred", record=transfer)
     return transfer
 
 
