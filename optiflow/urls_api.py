@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("contacts.urls")),
     path("", include("inventory.urls")),
     path("", include("billing.urls")),
+    path("", include("webhooks.urls")),
 ]

@@ -1,5 +1,5 @@
 """Real server processes for tests that must go through HTTP from outside: gunicorn serving
-the test database, as ``make run`` serves the real one."""
+the test database, as ``make run`` serves the real one, and task-queue workers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from tests.conftest import test_database_url
 
@@ -65,5 +67,51 @@ def wait_until_serving(url: str, process: subprocess.Popen, log) -> None:
 
 
 def stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return  # it died (or a test killed it)
     process.terminate()
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def workers(env: dict[str, str] | None = None, *, count: int = 1) -> Iterator[list[Worker]]:
+    """Start ``count`` task-queue workers (``manage.py procrastinate worker``, as ``make run``
+    does) on the test database; stop them afterwards. Unless ``env`` says otherwise they send
+    webhooks to loopback over plain HTTP, retry after 1, 2 and 4 seconds, look for due retries
+    twice a second (new jobs wake them at once), and beat every second (so a killed one counts
+    as dead after 3)."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "OPTIFLOW_WEBHOOKS_ALLOW_PRIVATE": "1",
+        "OPTIFLOW_WEBHOOKS_ALLOW_HTTP": "1",
+        "OPTIFLOW_WEBHOOK_RETRY_SCHEDULE": "1,2,4",
+        "OPTIFLOW_WORKER_HEARTBEAT_SECONDS": "1",
+        "PROCRASTINATE_WORKER_FETCH_JOB_POLLING_INTERVAL": "0.5",
+        **(env or {}),
+    }
+    with ExitStack() as stack:
+        started = []
+        for _ in range(count):
+            log = stack.enter_context(tempfile.TemporaryFile())
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "procrastinate", "worker", "--concurrency", "4"],
+                cwd=ROOT, env=environment, stdout=log, stderr=log,
+            )  # fmt: skip
+            stack.callback(stop, process)
+            started.append(Worker(process, log))
+        yield started
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    log: IO[bytes]
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
