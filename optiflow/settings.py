@@ -270,8 +270,11 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "pgserver": {"level": "WARNING"},
-        # Task registration, at every start of every command.
+        # Task registration at every start of every command, a line per job deferred, and a
+        # line per webhook request (the worker logs each job's start and outcome already).
         "procrastinate.blueprints": {"level": "WARNING"},
         "procrastinate.periodic": {"level": "WARNING"},
+        "procrastinate.jobs": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
     },
 }

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import psycopg
+
 from tests.conftest import test_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +96,7 @@ def workers(env: dict[str, str] | None = None, *, count: int = 1) -> Iterator[li
         "PROCRASTINATE_WORKER_FETCH_JOB_POLLING_INTERVAL": "0.5",
         **(env or {}),
     }
+    queue_clear()
     with ExitStack() as stack:
         started = []
         for _ in range(count):
@@ -105,6 +108,14 @@ def workers(env: dict[str, str] | None = None, *, count: int = 1) -> Iterator[li
             stack.callback(stop, process)
             started.append(Worker(process, log))
         yield started
+
+
+def queue_clear() -> None:
+    """Drop the jobs earlier tests left queued in the test database (deliveries for the
+    fuzzer's subscriptions, say): workers a test starts send only what that test causes, and
+    only where it points them. Through a connection of its own, committed at once."""
+    with psycopg.connect(test_database_url(), autocommit=True) as connection:
+        connection.execute("DELETE FROM procrastinate_jobs WHERE status = 'todo'")
 
 
 @dataclass
