@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from optiflow.api.query import AnyOfFilter, BoolFilter, ResourceFilterSet
 from optiflow.events import EVENT_TYPES
-from webhooks.models import WebhookDelivery
-from webhooks.services import PING
+from webhooks.models import PING, WebhookDelivery
 
 
 class EventFilterSet(ResourceFilterSet):

@@ -12,6 +12,9 @@ from django.db import models
 
 #: ``events: ["*"]`` subscribes to every type, present and future.
 ALL_EVENTS = "*"
+#: The type of the test event ``POST /webhooks/{id}/ping`` sends: no domain event, never in
+#: the feed.
+PING = "ping"
 
 
 class WebhookSubscription(models.Model):

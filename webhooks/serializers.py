@@ -26,6 +26,11 @@ class EventSerializer(serializers.ModelSerializer):
     id = serializers.CharField(
         source="public_id", help_text="`evt_…`: unique across every tenant, never reused."
     )
+    type = serializers.CharField(
+        help_text="`invoice.created`, `invoice.updated`, `invoice.paid`, `invoice.cancelled`, "
+        "`quotation.converted`, `payment.received`, `payment.voided`, `product.stock_low`, "
+        "`stock.adjusted`, `stock.transferred`; and `ping`, sent only to test a webhook."
+    )
     workspace_id = serializers.IntegerField(
         allow_null=True,
         help_text="The record's workspace (a transfer's source); null for tenant-wide records.",

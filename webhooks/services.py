@@ -21,11 +21,9 @@ from optiflow.models import Event
 from tenants.models import Workspace
 from webhooks.addresses import AddressRefused, url_check
 from webhooks.delivery import SECRET_OVERLAP
-from webhooks.models import ALL_EVENTS, WebhookDelivery, WebhookSubscription
+from webhooks.models import ALL_EVENTS, PING, WebhookDelivery, WebhookSubscription
 from webhooks.signing import secret_new
 from webhooks.tasks import deliver
-
-PING = "ping"
 
 
 class WebhookInvalid(DomainError):
@@ -184,8 +182,7 @@ def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
 @transaction.atomic
 def subscription_ping(*, subscription: WebhookSubscription) -> WebhookDelivery:
     """Send a ``ping`` event to this subscription alone, at once (even while it is disabled:
-    a ping is how one checks a receiver before turning it back on). The ping is no domain
-    event: the feed never shows it."""
+    a ping is how one checks a receiver before turning it back on)."""
     event = Event.objects.create(
         type=PING,
         payload={"id": subscription.pk, "url": subscription.url, "events": subscription.events},

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -45,8 +45,14 @@ AFTER = OpenApiParameter(
     description="An event id: only the events that follow it (catch up after missed "
     "webhooks). An id that is not in the list is a `400`.",
 )
+EVENT_ID = OpenApiParameter(
+    "id", str, OpenApiParameter.PATH, description="The event's id, `evt_` and 32 hex digits."
+)
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[AFTER]), retrieve=extend_schema(parameters=[EVENT_ID])
+)
 class EventViewSet(ListMixin, RetrieveMixin, ApiViewSet):
     """Domain events in id order (oldest first), kept 30 days. A caller sees an event when they
     hold its kind's view permission (`invoice.*`: `invoices:view`, `payment.*`:
@@ -80,10 +86,6 @@ class EventViewSet(ListMixin, RetrieveMixin, ApiViewSet):
         if not position:
             raise BadRequest("The after parameter names no event of this list.")
         return queryset.filter(pk__gt=position[0])
-
-    @extend_schema(parameters=[AFTER])
-    def list(self, request: Request, *args, **kwargs) -> Response:
-        return super().list(request, *args, **kwargs)
 
 
 class WebhookViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):
@@ -155,7 +157,6 @@ class WebhookViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
         """Queue a `ping` event for this subscription alone, sent at once (also while it is
         disabled); the answer is its delivery, to follow in the delivery log."""
         delivery = services.subscription_ping(subscription=self.get_object())
-        delivery = selectors.delivery_list(subscription=delivery.subscription).get(pk=delivery.pk)
         return Response(
             {"data": WebhookDeliverySerializer(delivery).data}, status=status.HTTP_202_ACCEPTED
         )
@@ -199,6 +200,5 @@ class WebhookDeliveryViewSet(ListMixin, RetrieveMixin, ApiViewSet):
         """Queue one more attempt of this delivery, made at once (`202`)."""
         delivery = services.delivery_redeliver(delivery=self.get_object())
         return Response(
-            {"data": self.get_serializer(self.get_queryset().get(pk=delivery.pk)).data},
-            status=status.HTTP_202_ACCEPTED,
+            {"data": self.get_serializer(delivery).data}, status=status.HTTP_202_ACCEPTED
         )
