@@ -197,6 +197,9 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     # Finished jobs leave the table (a failed one stays, for inspection); the delivery log
     # lives in the tenant's own tables.
     "delete_jobs": "successful",
+    # New jobs wake a worker through LISTEN/NOTIFY; this poll catches what that misses (a job
+    # deferred while the worker was fetching, a retry coming due) within a second.
+    "fetch_job_polling_interval": 1.0,
     "update_heartbeat_interval": OPTIFLOW_WORKER_HEARTBEAT_SECONDS,
     "stalled_worker_timeout": OPTIFLOW_WORKER_STALLED_AFTER_SECONDS,
 }
