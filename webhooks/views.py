@@ -65,7 +65,8 @@ class EventViewSet(ListMixin, RetrieveMixin, ApiViewSet):
     filterset_class = EventFilterSet
     lookup_field = "public_id"
     lookup_url_kwarg = "pk"
-    lookup_value_regex = r"[^/]+"  # any other id is a 404 once the caller is known
+    # Any segment routes here, so an id that is no event id is a 404 after authentication.
+    lookup_value_regex = r"[^/]+"
 
     def base_queryset(self) -> QuerySet[Event]:
         return selectors.event_list(visible=event_visibility(self.request.access))
