@@ -7,9 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 WEB_CONCURRENCY ?= 2
+# Task-queue worker processes `make run` starts, and the jobs each runs at once.
+WORKERS ?= 1
+WORKER_CONCURRENCY ?= 8
 FUZZ_EXAMPLES ?= 300
 # Benchmark modules run by `make bench` (bench/<name>.py); `make bench BENCHES=api` runs one.
-BENCHES ?= api pdf tenants
+BENCHES ?= api pdf tenants webhooks
 
 # A per-checkout secret key, generated once, unless the environment provides one.
 DJANGO_SECRET_KEY ?= $(shell cat .local/secret_key 2>/dev/null || (mkdir -p .local && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" | tee .local/secret_key))
@@ -25,13 +28,16 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
-# Plain HTTP on loopback: cookies cannot be Secure there, or the admin could not log in.
+# The web server and the task-queue workers (Procfile) under honcho: one command, and one
+# Ctrl-C stops them all. Plain HTTP on loopback: cookies cannot be Secure there, or the admin
+# could not log in.
 run: install
 	$(BIN)/python manage.py migrate_schemas --verbosity 0
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
-	DJANGO_SECURE_COOKIES=0 $(BIN)/gunicorn optiflow.wsgi --bind 127.0.0.1:$(PORT) \
-		--workers $(WEB_CONCURRENCY) --threads 4 --access-logfile -
+	PATH="$(CURDIR)/$(BIN):$$PATH" DJANGO_SECURE_COOKIES=0 WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
+		WORKER_CONCURRENCY=$(WORKER_CONCURRENCY) $(BIN)/honcho start --port $(PORT) \
+		--concurrency worker=$(WORKERS)
 
 test: install
 	$(BIN)/ruff check .

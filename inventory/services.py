@@ -317,19 +317,17 @@ def stock_apply(
             )
         StockMovement.objects.bulk_create(movements)
         now = timezone.now()
+        fell_low = [
+            level
+            for key, level in levels.items()
+            if level.quantity > level.minimum_quantity >= balances[key]
+        ]
         for key, level in levels.items():
-            if level.quantity > level.minimum_quantity >= balances[key]:
-                event_record(
-                    type="product.stock_low",
-                    payload={
-                        "product_id": level.product_id,
-                        "workspace_id": level.workspace_id,
-                        "quantity": balances[key],
-                        "minimum_quantity": level.minimum_quantity,
-                    },
-                )
             level.quantity, level.updated_at = balances[key], now
         StockLevel.objects.bulk_update(levels.values(), ["quantity", "updated_at"])
+        # After the update: the event shows the level as it now stands.
+        for level in fell_low:
+            event_record(type="product.stock_low", record=level)
     return movements
 
 
@@ -438,22 +436,7 @@ def stock_adjustment_create(
             )
         )
     StockAdjustmentLine.objects.bulk_create(lines)
-    event_record(
-        type="stock.adjusted",
-        payload={
-            "adjustment_id": adjustment.pk,
-            "workspace_id": workspace.pk,
-            "reference": reference,
-            "items": [
-                {
-                    "product_id": m.product_id,
-                    "quantity": m.quantity,
-                    "quantity_after": m.quantity_after,
-                }
-                for m in movements
-            ],
-        },
-    )
+    event_record(type="stock.adjusted", record=adjustment)
     return adjustment
 
 
@@ -509,14 +492,5 @@ def stock_transfer_create(
             ),
         ]
     stock_apply(changes=changes, actor=actor, reference=reference, transfer_id=transfer.pk)
-    event_record(
-        type="stock.transferred",
-        payload={
-            "transfer_id": transfer.pk,
-            "from_workspace_id": from_workspace.pk,
-            "to_workspace_id": to_workspace.pk,
-            "reference": reference,
-            "items": [{"product_id": item.product.pk, "quantity": item.quantity} for item in items],
-        },
-    )
+    event_record(type="stock.transferred", record=transfer)
     return transfer

@@ -1,24 +1,50 @@
 """The event outbox (SPEC §8.10), shared by every app of a tenant.
 
 An event row is written in the same transaction as the change that caused it, so a rolled-back
-change leaves no event and a committed one is never lost. Delivery (webhooks) reads this table
-later; ``published_at`` marks what has been handed on.
+change leaves no event and a committed one is never lost. The feed (``GET /events``) reads this
+table, and webhook deliveries (``webhooks``) point at its rows; both keep 30 days of it.
 """
 
 from __future__ import annotations
 
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+EVENT_ID_PREFIX = "evt_"
+
+
+def new_event_id() -> str:
+    # Random rather than derived from the row id: every tenant schema has its own sequence, and
+    # a receiver subscribed to several tenants de-duplicates by this id alone.
+    return EVENT_ID_PREFIX + uuid.uuid4().hex
+
 
 class Event(models.Model):
-    type = models.CharField(max_length=64, db_index=True)
+    public_id = models.CharField(max_length=36, unique=True, default=new_event_id, editable=False)
+    type = models.CharField(max_length=64)
+    #: The record as its detail endpoint showed it when the change committed.
     payload = models.JSONField(encoder=DjangoJSONEncoder)
+    #: The workspaces the change concerns: its record's first (a transfer's source), then any
+    #: other (a transfer's target); empty for tenant-wide records. Visibility and webhook
+    #: workspace filters read it.
+    workspace_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            # The feed reads in id order, usually filtered by type.
+            models.Index(fields=["type", "id"], name="event_type_id_idx"),
+            # Date-range filters and the 30-day purge.
+            models.Index(fields=["created_at"], name="event_created_at_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.type} #{self.pk}"
+        return f"{self.type} {self.public_id}"
+
+    @property
+    def workspace_id(self) -> int | None:
+        return self.workspace_ids[0] if self.workspace_ids else None

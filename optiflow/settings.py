@@ -3,6 +3,7 @@ environment, read here and nowhere else (see the README's table of variables).""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -21,6 +22,17 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_seconds(name: str, default: str) -> list[float]:
+    """A comma-separated list of positive seconds."""
+    try:
+        values = [float(item) for item in env_list(name, default)]
+    except ValueError:
+        values = []
+    if not values or not all(0 < value < math.inf for value in values):
+        raise ImproperlyConfigured(f"{name} must be positive seconds, comma-separated.")
+    return values
 
 
 def database_from_url(url: str) -> dict:
@@ -74,6 +86,8 @@ SHARED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The task queue's tables live in the public schema only; a job names its tenant's schema.
+    "procrastinate.contrib.django",
     "optiflow",
 ]
 TENANT_APPS = [
@@ -88,6 +102,7 @@ TENANT_APPS = [
     "inventory",
     "billing",
     "company",
+    "webhooks",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -203,6 +218,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 OPTIFLOW_RATE_LIMIT_USER = os.environ.get("OPTIFLOW_RATE_LIMIT_USER", "60/min")
 OPTIFLOW_RATE_LIMIT_ANON = os.environ.get("OPTIFLOW_RATE_LIMIT_ANON", "10/min")
 
+# Webhooks (SPEC §8.10). The retry schedule is the seconds between attempts; after its last
+# wait the delivery has failed. The default is about 1 min, 5 min, 30 min, 2 h, 5 h, then every
+# 10 h, which ends within 3 days of the first attempt.
+OPTIFLOW_WEBHOOKS_ALLOW_PRIVATE = env_bool("OPTIFLOW_WEBHOOKS_ALLOW_PRIVATE")
+OPTIFLOW_WEBHOOKS_ALLOW_HTTP = env_bool("OPTIFLOW_WEBHOOKS_ALLOW_HTTP")
+OPTIFLOW_WEBHOOK_RETRY_SCHEDULE = env_seconds(
+    "OPTIFLOW_WEBHOOK_RETRY_SCHEDULE", "60,300,1800,7200,18000" + ",36000" * 6
+)
+
+# Task-queue workers (procrastinate): each beats every OPTIFLOW_WORKER_HEARTBEAT_SECONDS; one
+# silent for three beats counts as dead, and its running jobs are handed to the living.
+(OPTIFLOW_WORKER_HEARTBEAT_SECONDS,) = env_seconds("OPTIFLOW_WORKER_HEARTBEAT_SECONDS", "10")
+OPTIFLOW_WORKER_STALLED_AFTER_SECONDS = 3 * OPTIFLOW_WORKER_HEARTBEAT_SECONDS
+PROCRASTINATE_WORKER_DEFAULTS = {
+    # Finished jobs leave the table (a failed one stays, for inspection); the delivery log
+    # lives in the tenant's own tables.
+    "delete_jobs": "successful",
+    # New jobs wake a worker through LISTEN/NOTIFY; this poll catches what that misses (a job
+    # deferred while the worker was fetching, a retry coming due) within a second.
+    "fetch_job_polling_interval": 1.0,
+    "update_heartbeat_interval": OPTIFLOW_WORKER_HEARTBEAT_SECONDS,
+    "stalled_worker_timeout": OPTIFLOW_WORKER_STALLED_AFTER_SECONDS,
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["optiflow.api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["optiflow.api.permissions.HasPermission"],
@@ -232,6 +271,7 @@ SPECTACULAR_SETTINGS = {
         "AddressTypeEnum": "contacts.models.Address.Type",
         "StockLevelStatusEnum": "inventory.models.StockLevel.Status",
         "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -268,5 +308,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}, "pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "pgserver": {"level": "WARNING"},
+        # Task registration at every start of every command, a line per job deferred, and a
+        # line per webhook request (the worker logs each job's start and outcome already).
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
+        "procrastinate.jobs": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }

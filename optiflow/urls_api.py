@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("inventory.urls")),
     path("", include("billing.urls")),
     path("", include("company.urls")),
+    path("", include("webhooks.urls")),
 ]

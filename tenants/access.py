@@ -174,12 +174,16 @@ class Access:
             return Workspace.objects.values_list("pk", flat=True)
         return [m.workspace_id for m in self.memberships]
 
+    def holds_everywhere(self, permission: str) -> bool:
+        """Whether this token holds ``permission`` in every workspace, present and future
+        (tenant admins; ``:view`` permissions with ``view_all_locations``)."""
+        return permission in self.permissions_elsewhere
+
     def visible_workspace_ids(self, permission: str) -> Iterable[int]:
         """Ids of the workspaces where this token holds ``permission``, for figures drawn from
         several workspaces at once (stock per workspace, a contact's balance). Where it holds
-        the permission beyond its memberships (tenant admins; ``:view`` permissions with
-        ``view_all_locations``) that is every workspace: a subquery, not one more query."""
-        if permission in self.permissions_elsewhere:
+        the permission everywhere that is every workspace: a subquery, not one more query."""
+        if self.holds_everywhere(permission):
             return Workspace.objects.values_list("pk", flat=True)
         return [
             m.workspace_id for m in self.memberships if self.has(permission, workspace=m.workspace)
@@ -210,6 +214,18 @@ class Access:
         if ALL_ABILITIES in requested:
             return ALL_ABILITIES in self.token.abilities
         return requested <= token_grants(self.token.abilities)
+
+    def may_cover(self, permissions: Iterable[str], workspace_ids: Iterable[int] | None) -> bool:
+        """Whether every one of ``permissions`` is held in each of ``workspace_ids`` (``None``:
+        every workspace, present and future): what a standing grant may reach, such as a
+        webhook subscription, which must never deliver what its creator could not read."""
+        needed = set(permissions)
+        if needed <= self.permissions_elsewhere:
+            return True
+        if workspace_ids is None:
+            return False
+        held = {m.workspace_id: self.permissions_in(m.workspace) for m in self.memberships}
+        return all(needed <= held.get(pk, self.permissions_elsewhere) for pk in workspace_ids)
 
     def may_revoke(self, token: ApiToken) -> bool:
         """A token may revoke itself; only a ``["*"]`` token may revoke its user's others."""

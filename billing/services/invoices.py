@@ -30,7 +30,6 @@ from billing.services.documents import (
     tenant_currency,
 )
 from billing.services.numbering import document_number_take, series_default
-from billing.services.payloads import invoice_payload
 from billing.services.payments import payment_create
 from contacts.models import Contact
 from inventory.models import Product, StockMovement
@@ -131,7 +130,7 @@ def invoice_write(
         stock_out(
             invoice=invoice, sold=[(line.product, line.quantity) for line in lines], actor=actor
         )
-    event_record(type="invoice.created", payload=invoice_payload(invoice))
+    event_record(type="invoice.created", record=invoice)
     return invoice
 
 
@@ -181,7 +180,7 @@ def invoice_issue(*, invoice: Invoice, actor: User, document_number: str | None 
     invoice.status = Invoice.Status.PENDING_PAYMENT
     invoice.save()
     stock_out(invoice=invoice, sold=[(i.product, i.quantity) for i in items], actor=actor)
-    event_record(type="invoice.updated", payload=invoice_payload(invoice))
+    event_record(type="invoice.updated", record=invoice)
     return invoice
 
 
@@ -262,7 +261,7 @@ def invoice_update(*, invoice: Invoice, actor: User, data: dict[str, Any]) -> In
                 reference=invoice.document_number,
                 invoice_id=invoice.pk,
             )
-    event_record(type="invoice.updated", payload=invoice_payload(invoice))
+    event_record(type="invoice.updated", record=invoice)
     return invoice
 
 
@@ -272,9 +271,7 @@ def invoice_void(*, invoice: Invoice, actor: User) -> None:
     which has neither number nor stock, is deleted outright."""
     invoice = invoice_lock(invoice)
     if invoice.status == Invoice.Status.DRAFT:
-        event_record(
-            type="invoice.cancelled", payload={**invoice_payload(invoice), "deleted": True}
-        )
+        event_record(type="invoice.cancelled", record=invoice, extra={"deleted": True})
         invoice.delete()
         return
     if invoice.status == Invoice.Status.CANCELLED:
@@ -298,4 +295,4 @@ def invoice_void(*, invoice: Invoice, actor: User) -> None:
     stock_apply(
         changes=returned, actor=actor, reference=invoice.document_number, invoice_id=invoice.pk
     )
-    event_record(type="invoice.cancelled", payload=invoice_payload(invoice))
+    event_record(type="invoice.cancelled", record=invoice)

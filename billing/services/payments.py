@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from billing.models import DocumentType, Invoice, Payment
 from billing.services.numbering import document_number_take
-from billing.services.payloads import invoice_payload, payment_payload
 from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import NON_FIELD, DomainError
 from optiflow.events import event_record
@@ -88,9 +87,9 @@ def payment_create(
         created_by=actor,
     )
     settle(invoice, invoice.amount_paid + amount)
-    event_record(type="payment.received", payload=payment_payload(payment, invoice))
+    event_record(type="payment.received", record=payment)
     if invoice.status == Invoice.Status.PAID:
-        event_record(type="invoice.paid", payload=invoice_payload(invoice))
+        event_record(type="invoice.paid", record=invoice)
     return payment
 
 
@@ -105,5 +104,5 @@ def payment_void(*, payment: Payment) -> Payment:
     payment.voided_at = timezone.now()
     payment.save(update_fields=["status", "voided_at", "updated_at"])
     settle(invoice, invoice.amount_paid - payment.amount)
-    event_record(type="payment.voided", payload=payment_payload(payment, invoice))
+    event_record(type="payment.voided", record=payment)
     return payment

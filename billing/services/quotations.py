@@ -27,7 +27,6 @@ from billing.services.documents import (
 )
 from billing.services.invoices import invoice_write
 from billing.services.numbering import document_number_take
-from billing.services.payloads import quotation_payload
 from contacts.models import Contact
 from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import NON_FIELD, DomainError
@@ -184,5 +183,5 @@ def quotation_convert(
     )
     quotation.status = Status.CONVERTED
     quotation.save(update_fields=["status", "updated_at"])
-    event_record(type="quotation.converted", payload=quotation_payload(quotation, invoice))
+    event_record(type="quotation.converted", record=quotation)
     return invoice

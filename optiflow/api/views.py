@@ -9,6 +9,7 @@ so a record of another workspace is a plain 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.db import connection
@@ -187,6 +188,19 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         applied) and answer it in the envelope."""
         fresh = self.filter_queryset(self.get_queryset()).get(pk=instance.pk)
         return Response({"data": self.get_serializer(fresh).data}, status=status_code)
+
+
+def detail_renderer(viewset: type[ApiViewSet]) -> Callable[[Model], dict[str, Any]]:
+    """A function that reads a record afresh and renders it as ``viewset``'s detail endpoint
+    does (its serializer, with its ``detail_includes``): the object of outbox events (SPEC
+    §8.10), registered by each app in ``optiflow.events.EVENT_SOURCES``."""
+
+    def render(record: Model) -> dict[str, Any]:
+        includes = viewset.detail_includes
+        fresh = apply_includes(viewset().base_queryset(), includes, viewset).get(pk=record.pk)
+        return viewset.serializer_class(fresh, context={"include": includes}).data
+
+    return render
 
 
 class ListMixin:

@@ -72,6 +72,7 @@ from inventory.services import (
     stock_transfer_create,
 )
 from optiflow.api.serializers import ScopedRelatedField
+from optiflow.models import Event
 from tenants.access import PERMISSIONS
 from tenants.models import ApiToken, Membership, User, Workspace
 from tenants.routers import PUBLIC_ONLY_MODELS
@@ -80,6 +81,8 @@ from tests.billing.factories import item, make_invoice, make_quotation
 from tests.contacts.factories import ContactFactory
 from tests.factories import FORBIDDEN, ApiClient, UserFactory, WorkspaceFactory, make_user
 from tests.inventory.factories import CategoryFactory, ProductFactory, TaxFactory, give_stock
+from webhooks.models import WebhookDelivery, WebhookSubscription
+from webhooks.services import subscription_create
 
 D = Decimal
 UNAUTHENTICATED = {"message": "Unauthenticated."}
@@ -100,6 +103,11 @@ PUBLIC = frozenset(
 TENANT_WIDE_RESOURCES = frozenset(
     {"categories", "contacts", "document-series", "products", "taxes", "users"}
 )
+#: Resources whose records name their workspaces in a list (``workspace_ids``), not a foreign
+#: key: each caller sees those within the workspaces where they hold the permission that
+#: matters (events: the kind's view permission; webhooks: ``webhooks:manage``). Private, as
+#: workspace-scoped ones are.
+WORKSPACE_LIST_RESOURCES = frozenset({"events", "webhooks"})
 #: Unscoped routes over a workspace-owned model that take the workspace from the body and
 #: check the caller's permission in it (``test_bodies_cannot_reach_into_another_workspace``).
 WORKSPACE_IN_BODY_RESOURCES = frozenset({"initial-stock"})
@@ -179,7 +187,10 @@ class Route:
         if (method, self.template) in PUBLIC:
             return PUBLIC_ROUTE
         model = self.model
-        if getattr(self.view, "workspace_scoped", False):
+        if (
+            getattr(self.view, "workspace_scoped", False)
+            or self.resource in WORKSPACE_LIST_RESOURCES
+        ):
             return WORKSPACE
         if model is Workspace:
             return WORKSPACE_ADMIN
@@ -359,7 +370,7 @@ class Matrix:
             if name == "pk" and own and route.model in self.own:
                 value = self.own[route.model].pk
             elif name == "pk":
-                value = self.record(route.model, route).pk
+                value = getattr(self.record(route.model, route), route.view.lookup_field)
             elif name in self.params:
                 value = self.params[name].pk
             else:
@@ -369,7 +380,7 @@ class Matrix:
 
 
 @pytest.fixture
-def matrix(tenant, owner, main, branch) -> Matrix:
+def matrix(tenant, owner, main, branch, settings) -> Matrix:
     # A main → branch transfer is listed in both workspaces by design (SPEC §8.5); the record
     # the branch member must not see moves stock between main and a third workspace.
     warehouse = WorkspaceFactory(owner=owner, name="Warehouse")
@@ -397,6 +408,11 @@ def matrix(tenant, owner, main, branch) -> Matrix:
     quotation = make_quotation(workspace=main, actor=owner, contact=contact, items=[item(product)])
     member = UserFactory(name="Main Member")
     Membership.objects.create(user=member, workspace=main, role="member")
+    settings.OPTIFLOW_WEBHOOKS_ALLOW_PRIVATE = True  # no name to resolve
+    webhook = subscription_create(
+        url="https://127.0.0.1/hook", events=["*"], workspace_ids=[main.pk]
+    )
+    delivery = WebhookDelivery.objects.create(subscription=webhook, event=Event.objects.first())
 
     records: dict[type[Model], Model] = {
         Contact: contact,
@@ -414,6 +430,9 @@ def matrix(tenant, owner, main, branch) -> Matrix:
         User: member,
         ApiToken: ApiToken.objects.filter(user=owner).order_by("pk").first(),
         Workspace: main,
+        Event: Event.objects.filter(workspace_ids=[main.pk]).order_by("pk").first(),
+        WebhookSubscription: webhook,
+        WebhookDelivery: delivery,
     }
     # Taken before the branch member exists: nothing below is theirs except their workspace.
     hidden = {model: set(model.objects.values_list("pk", flat=True)) for model in records}
@@ -428,8 +447,11 @@ def matrix(tenant, owner, main, branch) -> Matrix:
         Quotation: make_quotation(
             workspace=branch, actor=owner, contact=contact, items=[item(product)]
         ),
+        WebhookSubscription: subscription_create(
+            url="https://127.0.0.1/hook", events=["*"], workspace_ids=[branch.pk]
+        ),
     }
-    return Matrix(main, branch, records, {"user_id": member}, hidden, own)
+    return Matrix(main, branch, records, {"user_id": member, "webhook_pk": webhook}, hidden, own)
 
 
 @pytest.fixture
@@ -452,7 +474,7 @@ def tenant_tables() -> dict[str, list[tuple]]:
     """Every row of every tenant table (``last_used_at`` aside): equal before and after a
     refused request means it wrote nothing anywhere, outbox events included."""
     state = {}
-    for label in ("tenants", "optiflow", "contacts", "inventory", "billing", "company"):
+    for label in ("tenants", "optiflow", "contacts", "inventory", "billing", "company", "webhooks"):
         for model in apps.get_app_config(label).get_models():
             meta = model._meta
             if (meta.app_label, meta.model_name) in PUBLIC_ONLY_MODELS:
@@ -645,6 +667,7 @@ def foreign_rows(model: type[Model]) -> list[Model]:
         Tax: lambda: [TaxFactory(id=FOREIGN_ID)],
         Category: lambda: [CategoryFactory(id=FOREIGN_ID)],
         User: lambda: [UserFactory(id=FOREIGN_ID)],
+        Workspace: lambda: [WorkspaceFactory(id=FOREIGN_ID)],
         DocumentSeries: lambda: [
             DocumentSeries.objects.create(
                 id=FOREIGN_ID + n, name="Foreign", document_type=kind, prefix=f"F{n}-"
@@ -736,8 +759,11 @@ REACHED_BY_NARROW_TOKEN = frozenset(
         ("GET", "taxes/{pk}"),
         ("GET", "contacts"),
         ("GET", "contacts/{pk}"),
+        ("GET", "events"),  # every caller reads the feed, seeing only the kinds they may view
     }
 )
+#: Open to any token, but the matrix's record is of a kind the narrow token may not view.
+HIDDEN_FROM_NARROW_TOKEN = frozenset({("GET", "events/{pk}")})
 
 
 def test_a_narrow_token_reaches_only_what_its_abilities_allow(matrix, client, tenant, owner):
@@ -756,6 +782,10 @@ def test_a_narrow_token_reaches_only_what_its_abilities_allow(matrix, client, te
             response = call(api, route, method, path)
         else:  # a body any route accepts as far as its permission checks
             response = call_with(api, method, path, {"name": "Leaked"})
+        if (method, route.template) in HIDDEN_FROM_NARROW_TOKEN:
+            if response.status_code != 404:
+                failures.append(f"{where}: {response.status_code} {response.content[:200]!r}")
+            continue
         if (method, route.template) in REACHED_BY_NARROW_TOKEN:
             if response.status_code != 200:
                 failures.append(f"{where}: {response.status_code} {response.content[:200]!r}")

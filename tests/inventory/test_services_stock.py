@@ -243,7 +243,8 @@ def test_adjustment_lines_keep_the_level_before_and_after(owner, main):
         ("adjustment", "found", "COUNT-1"),
     ]
     event = Event.objects.get(type="stock.adjusted")
-    assert event.payload["adjustment_id"] == adjustment.pk
+    assert (event.payload["id"], event.workspace_ids) == (adjustment.pk, [main.pk])
+    assert [line["quantity_after"] for line in event.payload["items"]] == ["7.00", "8.00"]
 
 
 def test_a_refused_adjustment_writes_nothing(owner, main):
@@ -284,7 +285,9 @@ def test_a_transfer_conserves_the_total_and_links_both_movements(owner, main, br
     movements = StockMovement.objects.filter(transfer=transfer)
     assert sorted(m.type for m in movements) == ["transfer_in"] * 2 + ["transfer_out"] * 2
     assert sum(m.quantity for m in movements) == 0
-    assert Event.objects.get(type="stock.transferred").payload["to_workspace_id"] == branch.pk
+    event = Event.objects.get(type="stock.transferred")
+    assert (event.payload["id"], event.payload["to_workspace_id"]) == (transfer.pk, branch.pk)
+    assert event.workspace_ids == [main.pk, branch.pk]  # seen from either end
 
 
 def test_a_transfer_short_on_a_line_writes_nothing(owner, main, branch):
@@ -315,11 +318,16 @@ def test_stock_low_is_raised_when_a_level_crosses_its_minimum(owner, main):
 
     events = list(Event.objects.filter(type="product.stock_low"))
     assert len(events) == 1
-    assert events[0].payload == {
+    level = StockLevel.objects.get(product=product, workspace=main)
+    assert events[0].payload == {  # the level as its detail endpoint shows it, when it fell
+        "id": level.pk,
         "product_id": product.pk,
         "workspace_id": main.pk,
         "quantity": "5.00",
         "minimum_quantity": "5.00",
+        "status": "low_stock",
+        "created_at": events[0].payload["created_at"],
+        "updated_at": events[0].payload["updated_at"],
     }
 
 
