@@ -30,8 +30,7 @@ run: install
 	$(BIN)/python manage.py migrate_schemas --verbosity 0
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
-	DJANGO_SECURE_COOKIES=0 $(BIN)/gunicorn optiflow.wsgi --bind 127.0.0.1:$(PORT) \
-		--workers $(WEB_CONCURRENCY) --threads 4 --access-logfile -
+	DJANGO_SECURE_COOKIES=0 PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) $(BIN)/uwsgi --ini uwsgi.ini
 
 test: install
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from django.test import override_settings
 
-from tests.servers import gunicorn
+from tests.servers import web_servers
 
 
 @override_settings(OPTIFLOW_RATE_LIMIT_USER="3/min")
@@ -61,7 +61,7 @@ def status_of(url: str) -> int:
 
 @pytest.mark.skipif(not redis_reachable(), reason="no Redis at 127.0.0.1:6379")
 def test_limit_is_shared_by_two_server_processes_through_redis(provisioned, db):
-    """Two gunicorn processes on the same Redis: 6 anonymous requests, alternating between
+    """Two server processes on the same Redis: 6 anonymous requests, alternating between
     them, against a limit of 4 → exactly 4 answered, then 429 from both."""
     import redis
 
@@ -70,6 +70,6 @@ def test_limit_is_shared_by_two_server_processes_through_redis(provisioned, db):
         "REDIS_URL": "redis://127.0.0.1:6379/15",
         "OPTIFLOW_RATE_LIMIT_ANON": "4/min",
     }
-    with gunicorn(env, count=2) as urls:
+    with web_servers(env, count=2) as urls:
         statuses = [status_of(f"{urls[i % 2]}/t/acme/api/v1/me") for i in range(6)]
     assert statuses == [401, 401, 401, 401, 429, 429]
