@@ -94,6 +94,8 @@ TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "optiflow.middleware.RequestIdMiddleware",
+    "optiflow.middleware.RetryAfterMiddleware",
+    "optiflow.middleware.RequestLimitsMiddleware",
     "tenants.middleware.TenantMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -161,6 +163,12 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# SPEC §5 limits: a larger body is 413 before it is read; Django's own reads agree.
+OPTIFLOW_MAX_BODY_BYTES = int(os.environ.get("OPTIFLOW_MAX_BODY_BYTES", 5 * 1024 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = OPTIFLOW_MAX_BODY_BYTES
+# What a 503 tells clients to wait before retrying: long enough for a database failover.
+OPTIFLOW_RETRY_AFTER_SECONDS = 5
 
 OPTIFLOW_RATE_LIMIT_USER = os.environ.get("OPTIFLOW_RATE_LIMIT_USER", "60/min")
 OPTIFLOW_RATE_LIMIT_ANON = os.environ.get("OPTIFLOW_RATE_LIMIT_ANON", "10/min")
