@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from typing import Any
 
+import structlog
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import resolve
+from django.utils.functional import SimpleLazyObject, empty
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 MAX_REQUEST_LINE_BYTES = 8192
+ROUTE_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+access_log = structlog.get_logger("optiflow.access")
 
 
 class RequestIdMiddleware:
@@ -24,6 +33,71 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-Id"] = request.request_id
         return response
+
+
+class AccessLogMiddleware:
+    """One structured line per request (logger ``optiflow.access``): request id, tenant, user
+    and token ids, method, route (the URL pattern, so one endpoint is one value whatever the
+    ids in its path), status, duration and the number of SQL queries. It wraps everything but
+    the request id, so refusals by the limits and the tenant lookup are logged too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        structlog.contextvars.bind_contextvars(request_id=request.request_id)
+        queries = QueryCounter()
+        started = time.perf_counter()
+        try:
+            with connection.execute_wrapper(queries):
+                response = self.get_response(request)
+            tenant = getattr(request, "tenant", None)
+            token = getattr(request, "auth", None)
+            access_log.info(
+                "request",
+                tenant=getattr(tenant, "slug", None),
+                user_id=authenticated_user_id(request),
+                token_id=getattr(token, "pk", None),
+                method=request.method,
+                route=route_of(request),
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                queries=queries.count,
+            )
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        return response
+
+
+class QueryCounter:
+    """A ``connection.execute_wrapper`` that counts the statements a request runs: cheap
+    enough for every request, unlike ``DEBUG``'s query log."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql: str, params: Any, many: bool, context: dict) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def authenticated_user_id(request: HttpRequest) -> int | None:
+    """The user the API authenticated (DRF sets it on the request), or the admin's session
+    user if something already loaded it; never a lookup of its own once the response is
+    made (the tenant's schema is gone by then)."""
+    user = request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        return None
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def route_of(request: HttpRequest) -> str | None:
+    """The URL pattern that served the request, ``/api/v1/invoices/{pk}`` for DRF's router
+    regexes; ``None`` for a request no pattern matched."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return None
+    return "/" + ROUTE_GROUP.sub(r"{\1}", match.route.replace("^", "").replace("$", ""))
 
 
 class RequestLimitsMiddleware:
@@ -75,3 +149,21 @@ class RetryAfterMiddleware:
         if response.status_code == 503 and not response.has_header("Retry-After"):
             response["Retry-After"] = str(settings.OPTIFLOW_RETRY_AFTER_SECONDS)
         return response
+
+
+class ReadinessMiddleware:
+    """Serves the bare host's ``/health/ready`` ahead of the tenant lookup, through the public
+    URLconf: that lookup needs the database, and a readiness check must report a database
+    that is down, not fail with it. (On a tenant's host that path is otherwise a 404.)"""
+
+    PATH = "/health/ready"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info != self.PATH:
+            return self.get_response(request)
+        request.resolver_match = resolve(self.PATH, settings.PUBLIC_SCHEMA_URLCONF)
+        # Django's handler renders a view's response; called from here, it is ours to do.
+        return request.resolver_match.func(request).render()

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+import structlog
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -53,6 +54,9 @@ if not SECRET_KEY:
 OPTIFLOW_BASE_DOMAIN = os.environ.get("OPTIFLOW_BASE_DOMAIN", "localhost").lower()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", f"127.0.0.1,localhost,.{OPTIFLOW_BASE_DOMAIN}")
 
+# Prometheus metrics (django-prometheus) at the bare host's /metrics: off unless asked for.
+OPTIFLOW_METRICS = env_bool("OPTIFLOW_METRICS")
+
 SHARED_APPS = [
     "django_tenants",  # first: its `migrate` command replaces Django's
     "tenants",
@@ -81,6 +85,13 @@ TENANT_APPS = [
     "inventory",
     "billing",
 ]
+if OPTIFLOW_METRICS:
+    SHARED_APPS.append("django_prometheus")
+    # The server runs several worker processes: each writes its metrics to files here and
+    # /metrics adds them all up (prometheus_client's multiprocess mode). uwsgi.ini empties the
+    # folder at start. Set before prometheus_client is imported, which reads it then.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / ".local" / "metrics"))
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 TENANT_MODEL = "tenants.Tenant"
@@ -94,8 +105,10 @@ TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "optiflow.middleware.RequestIdMiddleware",
+    "optiflow.middleware.AccessLogMiddleware",
     "optiflow.middleware.RetryAfterMiddleware",
     "optiflow.middleware.RequestLimitsMiddleware",
+    "optiflow.middleware.ReadinessMiddleware",
     "tenants.middleware.TenantMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -107,6 +120,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+if OPTIFLOW_METRICS:
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
 
 ROOT_URLCONF = "optiflow.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "optiflow.urls_public"
@@ -233,10 +253,36 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Logs are JSON lines on stderr, for a log pipeline to index: one per request from
+# `optiflow.access` (optiflow.middleware.AccessLogMiddleware), and every other record in the
+# same shape, carrying the request id of the request it was written in.
+LOG_CONTEXT = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+structlog.configure(
+    processors=[*LOG_CONTEXT, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "foreign_pre_chain": LOG_CONTEXT,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}, "pgserver": {"level": "WARNING"}},
 }

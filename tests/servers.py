@@ -11,9 +11,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,45 +32,67 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen
+
+    def worker_pids(self) -> list[int]:
+        """The master's children: its workers and the HTTP router."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+
 @contextmanager
-def web_servers(
-    env: dict[str, str] | None = None, *, count: int = 1, workers: int = 1
-) -> Iterator[list[str]]:
-    """Start ``count`` servers (each with ``workers`` worker processes) on the test database
-    and yield their base URLs once they answer ``/health``; stop them afterwards. Their log
-    goes to a temporary file, shown if one fails to start."""
+def web_server(env: dict[str, str] | None = None, *, workers: int = 1) -> Iterator[Server]:
+    """Start a server (with ``workers`` worker processes) on the test database and yield it
+    once it answers; stop it afterwards. Its log goes to a temporary file, shown if it fails
+    to start."""
+    port = free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "WEB_CONCURRENCY": str(workers),
         **(env or {}),
+        "PORT": str(port),
     }
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [UWSGI, "--ini", "uwsgi.ini"], cwd=ROOT, env=environment, stdout=log, stderr=log,
+            start_new_session=True,  # its own process group: stop() can end all of it
+        )  # fmt: skip
+        try:
+            server = Server(f"http://127.0.0.1:{port}", process)
+            wait_until_serving(server.url, process, log)
+            yield server
+        finally:
+            stop(process)
+
+
+@contextmanager
+def web_servers(
+    env: dict[str, str] | None = None, *, count: int = 1, workers: int = 1
+) -> Iterator[list[str]]:
+    """``count`` servers as :func:`web_server` starts them; yields their base URLs."""
     with ExitStack() as stack:
-        urls = []
-        for _ in range(count):
-            port = free_port()
-            log = stack.enter_context(tempfile.TemporaryFile())
-            process = subprocess.Popen(
-                [UWSGI, "--ini", "uwsgi.ini"],
-                cwd=ROOT, env={**environment, "PORT": str(port)}, stdout=log, stderr=log,
-                start_new_session=True,  # its own process group: stop() can end all of it
-            )  # fmt: skip
-            stack.callback(stop, process)
-            url = f"http://127.0.0.1:{port}"
-            wait_until_serving(url, process, log)
-            urls.append(url)
-        yield urls
+        yield [stack.enter_context(web_server(env, workers=workers)).url for _ in range(count)]
 
 
-def wait_until_serving(url: str, process: subprocess.Popen, log) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen | None = None, log=None) -> None:
+    """Until ``/health`` answers: a 503 (no database) is a server that serves; a 502 is the
+    router with no worker ready yet."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if process is not None and process.poll() is not None:
             log.seek(0)
             raise AssertionError(f"server exited:\n{log.read().decode(errors='replace')}")
         try:
             urllib.request.urlopen(f"{url}/health", timeout=1)
             return
+        except urllib.error.HTTPError as error:
+            if error.code != 502:
+                return
+            time.sleep(0.2)
         except OSError:
             time.sleep(0.2)
     raise AssertionError("server did not start")

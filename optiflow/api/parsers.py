@@ -28,9 +28,7 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read() if stream is not None else b""
         if json_too_deep(raw):
-            raise ParseError(
-                DRF_JSON_ERROR_PREFIX + f"nested deeper than {MAX_JSON_DEPTH} levels."
-            )
+            raise ParseError(DRF_JSON_ERROR_PREFIX + f"nested deeper than {MAX_JSON_DEPTH} levels.")
         data = super().parse(io.BytesIO(raw), media_type, parser_context)
         for text in strings(data):
             if "\x00" in text:

@@ -74,6 +74,7 @@ UNAUTHENTICATED = {"message": "Unauthenticated."}
 #: The only (method, route) pairs that answer without a token (SPEC §3, §10).
 PUBLIC = frozenset({
     ("GET", "health"),
+    ("GET", "health/ready"),
     ("GET", "schema"),
     ("GET", "docs"),
     ("GET", "redoc"),
