@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -106,28 +107,41 @@ class RequestLimitsMiddleware:
     ``OPTIFLOW_MAX_BODY_BYTES`` is ``413``.
 
     The web server (``uwsgi.ini``, ``buffer-size``) lets request lines up to 64 KB through so
-    that this answers them; past that the server drops the connection."""
+    that this answers them; past that the server drops the connection.
+
+    It also keeps kept-alive connections usable after a request whose body the application
+    never read (refused before parsing: a bad token, an unknown workspace). Left unread, the
+    worker's close resets uWSGI's router, which then drops the client's connection without
+    the ``Connection: close`` that would have warned it: the next request on it fails. So the
+    rest of such a body is read here; a refusal that does not read it says ``close``."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusal = self.refusal(request)
+        if refusal is not None:
+            refusal["Connection"] = "close"  # the unread body must not be taken for a request
+            return refusal
+        response = self.get_response(request)
+        with contextlib.suppress(OSError):  # a client gone mid-body: its connection is too
+            while request.read(64 * 1024):
+                pass
+        return response
+
+    @staticmethod
+    def refusal(request: HttpRequest) -> JsonResponse | None:
         if request_line_length(request) > MAX_REQUEST_LINE_BYTES:
-            return JsonResponse(
-                {"message": f"Request line too long (over {MAX_REQUEST_LINE_BYTES} bytes)."},
-                status=414,
-            )
+            message = f"Request line too long (over {MAX_REQUEST_LINE_BYTES} bytes)."
+            return JsonResponse({"message": message}, status=414)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse({"message": "Invalid Content-Length header."}, status=400)
         if length > settings.OPTIFLOW_MAX_BODY_BYTES:
-            return JsonResponse(
-                {"message": f"Request body too large (over {settings.OPTIFLOW_MAX_BODY_BYTES} "
-                 "bytes)."},
-                status=413,
-            )  # fmt: skip
-        return self.get_response(request)
+            message = f"Request body too large (over {settings.OPTIFLOW_MAX_BODY_BYTES} bytes)."
+            return JsonResponse({"message": message}, status=413)
+        return None
 
 
 def request_line_length(request: HttpRequest) -> int:

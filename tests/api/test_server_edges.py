@@ -75,6 +75,24 @@ def test_a_post_after_10_s_idle_on_a_kept_alive_connection_succeeds(server):
     assert connection.sock is kept  # the same connection: no reconnect hid a reset
 
 
+def test_a_body_refused_unread_leaves_the_kept_alive_connection_usable(server):
+    """A POST refused before its body is parsed (an unknown workspace), then more requests on
+    the same connection: each is answered, none finds the connection reset."""
+    connection = connect(server)
+    connection.connect()
+    kept = connection.sock
+    body = json.dumps({"email": "owner@acme.test", "password": "x", "name": "n"})
+    for _ in range(3):
+        connection.request(
+            "POST", "/t/acme/api/v1/tokens", body=body,
+            headers={"Content-Type": "application/json", "X-Workspace-ID": "0"},
+        )  # fmt: skip
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 401
+    assert connection.sock is kept
+
+
 def raw_exchange(
     server: tuple[str, int], head: bytes, body: bytes = b""
 ) -> tuple[int, dict, bytes]:
@@ -105,6 +123,7 @@ def test_a_body_over_5_mb_is_413_json_without_being_read(server):
     status, headers, body = raw_exchange(server, head, b'{"email": "')
     assert status == 413
     assert headers["Content-Type"] == "application/json"
+    assert headers["Connection"] == "close"  # the rest of the body is not a next request
     assert json.loads(body) == {"message": "Request body too large (over 5242880 bytes)."}
 
 
