@@ -118,16 +118,17 @@ def test_concurrent_checks_never_exceed_the_limit(store):
 
 
 def test_the_window_slides(store):
-    """3 per 2 s: a 4th is refused until the first leaves the window, then one more fits, not
+    """3 per 3 s: a 4th is refused until the first leaves the window, then one more fits, not
     three (as a new fixed window would allow)."""
-    rate = Rate(3, 2)
+    rate = Rate(3, 3)
     first = store.hit("slide", rate)
     assert (first.allowed, first.remaining) == (True, 2)
-    time.sleep(1.0)
+    time.sleep(1.5)
     assert [store.hit("slide", rate).allowed for _ in range(2)] == [True, True]
     refused = store.hit("slide", rate)
-    assert (refused.allowed, refused.remaining, refused.retry_after) == (False, 0, 1)
-    time.sleep(1.1)  # the first has left; the two later ones have not
+    assert (refused.allowed, refused.remaining) == (False, 0)
+    assert refused.retry_after in (1, 2)  # when the first leaves: 3 s after it, rounded up
+    time.sleep(1.6)  # the first has left; the two later ones stay for another 1.4 s
     assert [store.hit("slide", rate).allowed for _ in range(2)] == [True, False]
 
 
@@ -261,7 +262,8 @@ def test_a_burst_across_window_boundaries_never_exceeds_the_limit(limited_server
 
 def test_redis_killed_mid_traffic_fails_open_fast_and_limits_return(committed_tenant):
     """A server counting in a Redis of the test's own. Redis stalls, then dies, under steady
-    traffic: no 5xx, every answer well within a second; Redis comes back on the same port and
+    traffic: no 5xx, no answer waits for more than the store's timeout (not Redis' 5 s
+    default, nor a timeout per request); Redis comes back on the same port and
     within a few seconds the limit holds again."""
     if RedisServer.BINARY is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
@@ -295,7 +297,8 @@ def test_redis_killed_mid_traffic_fails_open_fast_and_limits_return(committed_te
             outage = [a for a in answers if a.status != 429]
             assert outage, "requests passed while Redis was down"
             assert {a.status for a in answers} <= {200, 429}
-            assert max(a.received - a.sent for a in answers) < 1.0
+            # The store's timeout is 250 ms; the rest is margin for a loaded machine.
+            assert max(a.received - a.sent for a in answers) < 1.5
 
             redis.start()
             deadline = time.monotonic() + 20
