@@ -3,6 +3,7 @@ progress messages on stderr (stdout carries only the figures)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -17,6 +18,8 @@ def setup_django() -> None:
     warnings.filterwarnings("ignore", "No directory at", UserWarning)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "optiflow.settings")
     django.setup()
+    # One access-log line per in-process request would bury the progress messages.
+    logging.getLogger("optiflow.access").setLevel(logging.WARNING)
 
 
 def log(message: str) -> None:
