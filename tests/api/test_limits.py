@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import DatabaseError, OperationalError
+from django.db import DatabaseError
 from django.test import override_settings
 
 from tenants.models import Tenant
@@ -68,16 +68,6 @@ def test_a_disallowed_host_is_400_json(client, tenant):
     response = client.get("/health", headers={"Host": "evil.example"})
     assert response.status_code == 400
     assert response.json() == {"message": "Bad request."}
-
-
-def test_a_database_lost_in_a_view_is_503_with_retry_after(api, monkeypatch):
-    def unavailable(**kwargs):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr("tenants.views.selectors.token_list_for_user", unavailable)
-    response = api.get("/tokens")
-    assert response.status_code == 503
-    assert response["Retry-After"] == "5"
 
 
 def test_a_database_lost_while_finding_the_tenant_is_503_with_retry_after(
