@@ -4,8 +4,10 @@ progress messages on stderr (stdout carries only the figures)."""
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,12 +20,16 @@ from pathlib import Path
 
 import django
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def setup_django() -> None:
     # WhiteNoise warns about the collected static folder, which only `make run` creates.
     warnings.filterwarnings("ignore", "No directory at", UserWarning)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "optiflow.settings")
     django.setup()
+    # One access-log line per in-process request would bury the progress messages.
+    logging.getLogger("optiflow.access").setLevel(logging.WARNING)
 
 
 def log(message: str) -> None:
@@ -59,31 +65,36 @@ def positive_int(value: str) -> int:
     return number
 
 
-@contextmanager
-def gunicorn(env: dict[str, str], *, threads: int = 4) -> Iterator[str]:
-    """A gunicorn server (one worker) on the configured database; yields its base URL once it
-    answers ``/health``."""
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "optiflow.wsgi",
-            "--workers",
-            "1",
-            "--threads",
-            str(threads),
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        return sock.getsockname()[1]
+
+
+def start_server(port: int, env: dict[str, str], log_file=subprocess.DEVNULL) -> subprocess.Popen:
+    """``make run``'s web server (``uwsgi.ini``) on the configured database, in a process group
+    of its own (``stop_server`` ends all of it)."""
+    return subprocess.Popen(
+        [Path(sys.executable).with_name("uwsgi"), "--ini", "uwsgi.ini"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PORT": str(port)},
+        stdout=log_file,
+        stderr=log_file,
+        start_new_session=True,
     )
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+@contextmanager
+def web_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """``make run``'s web server with ``workers`` worker processes (4 threads each); yields its
+    base URL once it answers ``/health``."""
+    port = free_port()
+    process = start_server(port, {**env, "WEB_CONCURRENCY": str(workers)})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -93,9 +104,8 @@ def gunicorn(env: dict[str, str], *, threads: int = 4) -> Iterator[str]:
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("gunicorn did not start") from None
+                    raise SystemExit("the web server did not start") from None
                 time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_server(process)

@@ -13,9 +13,9 @@ query (target: ≤ 15 s over 200 tenants on a 2-core machine).
   every tenant of the database (200 ``scale-NNN`` tenants, created on the first run and reused).
 - ``GET /products``: in-process latency (``django.test.Client``, as ``bench.api``) of the same
   request sent to one tenant repeatedly, then round-robin over the 200 tenants.
-- Connections: ``GET /products`` through gunicorn (one worker, 4 threads) from 8 concurrent
-  clients over the 200 tenants, with Django's connection pool (the default) and with one
-  persistent connection per thread (``OPTIFLOW_DB_POOL=0``): throughput and latency.
+- Connections: ``GET /products`` through ``make run``'s web server (one worker, 4 threads) from
+  8 concurrent clients over the 200 tenants, with Django's connection pool (the default) and
+  with one persistent connection per thread (``OPTIFLOW_DB_POOL=0``): throughput and latency.
 
 Run it with ``make bench BENCHES=tenants`` (or ``.venv/bin/python -m bench.tenants
 [--requests N]``). It uses the database the settings give (``DATABASE_URL``, else the embedded
@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import gunicorn, log, percentile, positive_int, setup_django
+from bench.common import log, percentile, positive_int, setup_django, web_server
 
 setup_django()
 
@@ -141,7 +141,7 @@ def bench_products(slugs: list[str], tokens: dict[str, str], runs: int) -> list[
 
 
 def bench_connections(slugs: list[str], tokens: dict[str, str], runs: int) -> dict[str, str]:
-    """8 clients at once through gunicorn, with and without Django's connection pool."""
+    """8 clients at once through the web server, with and without Django's connection pool."""
     clients, results = 8, {}
 
     def get(url: str, slug: str) -> float:
@@ -156,7 +156,7 @@ def bench_connections(slugs: list[str], tokens: dict[str, str], runs: int) -> di
 
     for mode, pool in (("pool", "1"), ("persistent connections", "0")):
         env = {"OPTIFLOW_DB_POOL": pool, "OPTIFLOW_RATE_LIMIT_USER": "1000000/min"}
-        with gunicorn(env) as url, ThreadPoolExecutor(clients) as executor:
+        with web_server(env) as url, ThreadPoolExecutor(clients) as executor:
             list(executor.map(lambda n: get(url, slugs[n % len(slugs)]), range(WARMUP * 8)))
             started = time.perf_counter()
             millis = list(executor.map(lambda n: get(url, slugs[n % len(slugs)]), range(runs)))
@@ -199,7 +199,7 @@ def main() -> None:
     slugs = [tenant.slug for tenant in tenants]
     one = bench_products(slugs[:1], tokens, runs)
     many = bench_products(slugs, tokens, runs)
-    log("Measuring connections through gunicorn...")
+    log("Measuring connections through the web server...")
     connections = bench_connections(slugs, tokens, runs)
 
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
@@ -215,7 +215,7 @@ def main() -> None:
     )
     print(f"GET /products, one tenant ({runs} requests): {summary(one, 'ms')}")
     print(f"GET /products, round-robin over {len(slugs)} tenants: {summary(many, 'ms')}")
-    print(f"\nGET /products through gunicorn (1 worker, 4 threads), 8 clients, {runs} requests:")
+    print(f"\nGET /products, web server (1 worker, 4 threads), 8 clients, {runs} requests:")
     for mode, figures in connections.items():
         print(f"  {mode}: {figures}")
 

@@ -19,7 +19,7 @@ def embedded_database_url() -> str:
     """Start (or reuse) the embedded server and return a ``postgresql://`` URL for it.
 
     The URL is also exported as ``DATABASE_URL`` so that child processes (test servers,
-    gunicorn workers) reach the same server without starting their own.
+    server workers) reach the same server without starting their own.
     """
     with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers
         warnings.simplefilter("ignore")

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 import uuid
+from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+import structlog
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import resolve
+from django.utils.functional import SimpleLazyObject, empty
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+MAX_REQUEST_LINE_BYTES = 8192
+ROUTE_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+access_log = structlog.get_logger("optiflow.access")
 
 
 class RequestIdMiddleware:
@@ -22,3 +34,150 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-Id"] = request.request_id
         return response
+
+
+class AccessLogMiddleware:
+    """One structured line per request (logger ``optiflow.access``): request id, tenant, user
+    and token ids, method, route (the URL pattern, so one endpoint is one value whatever the
+    ids in its path), status, duration and the number of SQL queries. It wraps everything but
+    the request id, so refusals by the limits and the tenant lookup are logged too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        structlog.contextvars.bind_contextvars(request_id=request.request_id)
+        queries = QueryCounter()
+        started = time.perf_counter()
+        try:
+            with connection.execute_wrapper(queries):
+                response = self.get_response(request)
+            tenant = getattr(request, "tenant", None)
+            token = getattr(request, "auth", None)
+            access_log.info(
+                "request",
+                tenant=getattr(tenant, "slug", None),
+                user_id=authenticated_user_id(request),
+                token_id=getattr(token, "pk", None),
+                method=request.method,
+                route=route_of(request),
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                queries=queries.count,
+            )
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        return response
+
+
+class QueryCounter:
+    """A ``connection.execute_wrapper`` that counts the statements a request runs: cheap
+    enough for every request, unlike ``DEBUG``'s query log."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql: str, params: Any, many: bool, context: dict) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def authenticated_user_id(request: HttpRequest) -> int | None:
+    """The user the API authenticated (DRF sets it on the request), or the admin's session
+    user if something already loaded it; never a lookup of its own once the response is
+    made (the tenant's schema is gone by then)."""
+    user = request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        return None
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def route_of(request: HttpRequest) -> str | None:
+    """The URL pattern that served the request, ``/api/v1/invoices/{pk}`` for DRF's router
+    regexes; ``None`` for a request no pattern matched."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return None
+    return "/" + ROUTE_GROUP.sub(r"{\1}", match.route.replace("^", "").replace("$", ""))
+
+
+class RequestLimitsMiddleware:
+    """SPEC §5 limits, refused before any other work (no tenant lookup, no body read), in the
+    JSON error shape: a request line over 8 KB is ``414``, a body over
+    ``OPTIFLOW_MAX_BODY_BYTES`` is ``413``.
+
+    The web server (``uwsgi.ini``, ``buffer-size``) lets request lines up to 64 KB through so
+    that this answers them; past that the server drops the connection.
+
+    It also keeps kept-alive connections usable after a request whose body the application
+    never read (refused before parsing: a bad token, an unknown workspace). Left unread, the
+    worker's close resets uWSGI's router, which then drops the client's connection without
+    the ``Connection: close`` that would have warned it: the next request on it fails. So the
+    rest of such a body is read here; a refusal that does not read it says ``close``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusal = self.refusal(request)
+        if refusal is not None:
+            refusal["Connection"] = "close"  # the unread body must not be taken for a request
+            return refusal
+        response = self.get_response(request)
+        with contextlib.suppress(OSError):  # a client gone mid-body: its connection is too
+            while request.read(64 * 1024):
+                pass
+        return response
+
+    @staticmethod
+    def refusal(request: HttpRequest) -> JsonResponse | None:
+        if request_line_length(request) > MAX_REQUEST_LINE_BYTES:
+            message = f"Request line too long (over {MAX_REQUEST_LINE_BYTES} bytes)."
+            return JsonResponse({"message": message}, status=414)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"message": "Invalid Content-Length header."}, status=400)
+        if length > settings.OPTIFLOW_MAX_BODY_BYTES:
+            message = f"Request body too large (over {settings.OPTIFLOW_MAX_BODY_BYTES} bytes)."
+            return JsonResponse({"message": message}, status=413)
+        return None
+
+
+def request_line_length(request: HttpRequest) -> int:
+    """``METHOD target HTTP/1.1`` as the client sent it: the raw target where the server gives
+    it (uWSGI's ``REQUEST_URI``), else rebuilt percent-encoded."""
+    target = request.META.get("REQUEST_URI") or request.get_full_path()
+    return len(request.method) + len(target) + len(request.META.get("SERVER_PROTOCOL", "")) + 2
+
+
+class RetryAfterMiddleware:
+    """Every ``503`` carries ``Retry-After`` (SPEC §5), whichever layer answered it: the
+    exception handler, the tenant middleware, the readiness check."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 503 and not response.has_header("Retry-After"):
+            response["Retry-After"] = str(settings.OPTIFLOW_RETRY_AFTER_SECONDS)
+        return response
+
+
+class ReadinessMiddleware:
+    """Serves the bare host's ``/health/ready`` ahead of the tenant lookup, through the public
+    URLconf: that lookup needs the database, and a readiness check must report a database
+    that is down, not fail with it. (On a tenant's host that path is otherwise a 404.)"""
+
+    PATH = "/health/ready"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info != self.PATH:
+            return self.get_response(request)
+        request.resolver_match = resolve(self.PATH, settings.PUBLIC_SCHEMA_URLCONF)
+        # Django's handler renders a view's response; called from here, it is ours to do.
+        return request.resolver_match.func(request).render()

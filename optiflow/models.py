@@ -1,4 +1,7 @@
-"""The event outbox (SPEC §8.10), shared by every app of a tenant.
+"""Project-wide tables: the event outbox of each tenant, and the public schema's rate-limit
+windows.
+
+The event outbox (SPEC §8.10) is shared by every app of a tenant.
 
 An event row is written in the same transaction as the change that caused it, so a rolled-back
 change leaves no event and a committed one is never lost. The feed (``GET /events``) reads this
@@ -48,3 +51,20 @@ class Event(models.Model):
     @property
     def workspace_id(self) -> int | None:
         return self.workspace_ids[0] if self.workspace_ids else None
+
+
+class RateLimitWindow(models.Model):
+    """One client's sliding window (``optiflow.ratelimit``), in the public schema only: the
+    times of its counted requests, oldest first, and when the newest leaves the window (after
+    which the row may be deleted). Read and written only by the SQL function
+    ``public.optiflow_rate_limit_hit`` of the same migration."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    hits = ArrayField(models.DateTimeField())
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "optiflow_rate_limit_window"
+
+    def __str__(self) -> str:
+        return self.key

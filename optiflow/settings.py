@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+import structlog
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -69,6 +70,9 @@ OPTIFLOW_BASE_DOMAIN = os.environ.get("OPTIFLOW_BASE_DOMAIN", "localhost").lower
 OPTIFLOW_RESERVED_HOSTS = [host.lower() for host in env_list("OPTIFLOW_RESERVED_HOSTS")]
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", f"127.0.0.1,localhost,.{OPTIFLOW_BASE_DOMAIN}")
 
+# Prometheus metrics (django-prometheus) at the bare host's /metrics: off unless asked for.
+OPTIFLOW_METRICS = env_bool("OPTIFLOW_METRICS")
+
 SHARED_APPS = [
     # The admin theme: its templates win over django_tenants' and the admin's own.
     "unfold",
@@ -104,6 +108,13 @@ TENANT_APPS = [
     "company",
     "webhooks",
 ]
+if OPTIFLOW_METRICS:
+    SHARED_APPS.append("django_prometheus")
+    # The server runs several worker processes: each writes its metrics to files here and
+    # /metrics adds them all up (prometheus_client's multiprocess mode). uwsgi.ini empties the
+    # folder at start. Set before prometheus_client is imported, which reads it then.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / ".local" / "metrics"))
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 TENANT_MODEL = "tenants.Tenant"
@@ -115,6 +126,10 @@ AUTH_USER_MODEL = "tenants.User"
 
 MIDDLEWARE = [
     "optiflow.middleware.RequestIdMiddleware",
+    "optiflow.middleware.AccessLogMiddleware",
+    "optiflow.middleware.RetryAfterMiddleware",
+    "optiflow.middleware.RequestLimitsMiddleware",
+    "optiflow.middleware.ReadinessMiddleware",
     "optiflow.db.timeouts.DatabaseTimeoutMiddleware",
     "tenants.middleware.TenantMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -127,6 +142,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+if OPTIFLOW_METRICS:
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
 
 ROOT_URLCONF = "optiflow.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "optiflow.urls_public"
@@ -181,13 +203,20 @@ if OPTIFLOW_DB_POOL:
         "max_size": OPTIFLOW_DB_POOL_MAX_SIZE,
         "max_lifetime": 1800,  # seconds; a backstop to the per-connection schema count
         "max_idle": 300,
-        "timeout": 10,  # waiting for a free connection longer than this is a 503
+        # Waiting longer than this for a connection (the database is down, or slow to accept
+        # one) answers 503: a request never hangs on an unreachable database.
+        "timeout": 3,
     }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A stalled Redis must cost a cache call a quarter of a second, not minutes.
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -214,6 +243,12 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# SPEC §5 limits: a larger body is 413 before it is read; Django's own reads agree.
+OPTIFLOW_MAX_BODY_BYTES = int(os.environ.get("OPTIFLOW_MAX_BODY_BYTES", 5 * 1024 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = OPTIFLOW_MAX_BODY_BYTES
+# What a 503 tells clients to wait before retrying: long enough for a database failover.
+OPTIFLOW_RETRY_AFTER_SECONDS = 5
 
 OPTIFLOW_RATE_LIMIT_USER = os.environ.get("OPTIFLOW_RATE_LIMIT_USER", "60/min")
 OPTIFLOW_RATE_LIMIT_ANON = os.environ.get("OPTIFLOW_RATE_LIMIT_ANON", "10/min")
@@ -303,10 +338,36 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Logs are JSON lines on stderr, for a log pipeline to index: one per request from
+# `optiflow.access` (optiflow.middleware.AccessLogMiddleware), and every other record in the
+# same shape, carrying the request id of the request it was written in.
+LOG_CONTEXT = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+structlog.configure(
+    processors=[*LOG_CONTEXT, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "foreign_pre_chain": LOG_CONTEXT,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},

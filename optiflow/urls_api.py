@@ -3,7 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from optiflow.api.views import HealthView
+from optiflow.api.views import HealthView, ReadinessView
 
 docs_urlpatterns = [
     path("schema", SpectacularAPIView.as_view(throttle_classes=[]), name="schema"),
@@ -17,6 +17,7 @@ docs_urlpatterns = [
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
+    path("health/ready", ReadinessView.as_view(), name="ready"),
     *docs_urlpatterns,
     path("", include("tenants.urls")),
     path("", include("contacts.urls")),

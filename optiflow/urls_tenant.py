@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/", tenant_admin.urls),
 ]
 
+handler400 = "optiflow.api.exceptions.json_bad_request"
 handler404 = "optiflow.api.exceptions.json_not_found"
 handler500 = "optiflow.api.exceptions.json_server_error"

@@ -10,7 +10,11 @@ from django.db import connections
 from django_tenants.routers import TenantSyncRouter
 from django_tenants.utils import get_public_schema_name
 
-PUBLIC_ONLY_MODELS = {("tenants", "tenant"), ("tenants", "domain")}
+PUBLIC_ONLY_MODELS = {
+    ("tenants", "tenant"),
+    ("tenants", "domain"),
+    ("optiflow", "ratelimitwindow"),
+}
 TENANT_ONLY_MODELS = {
     ("tenants", "workspace"),
     ("tenants", "membership"),

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlparse, urlunparse
 
 import pytest
-from django.core.cache import cache
 from django.db import connection, connections
 from django.test import Client, override_settings
 
+from optiflow.ratelimit import limiter
 from tenants.services import ProvisionedTenant, tenant_provision
 from tests import server_settings
 from tests.admin_session import AdminSession
@@ -57,6 +57,7 @@ def django_db_setup(
     with django_db_blocker.unblock():
         config = setup_databases(verbosity=verbosity, interactive=False, aliases={"default"})
     yield
+    limiter().close()  # its connection would keep the test database from being dropped
     with django_db_blocker.unblock():
         teardown_databases(config, verbosity=verbosity)
 
@@ -100,8 +101,9 @@ def other_tenant(provisioned) -> ProvisionedTenant:
 
 
 @pytest.fixture(autouse=True)
-def clear_rate_limits() -> None:
-    cache.clear()
+def clear_rate_limits(django_db_setup) -> None:
+    """Counts are committed by the limiter's own connection, outside the test's rollback."""
+    limiter().reset()
 
 
 @pytest.fixture

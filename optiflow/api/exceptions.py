@@ -136,6 +136,12 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return Response({"message": str(exc.detail)}, status=exc.status_code)
 
 
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """``handler400``: what Django refuses before any view (a ``Host`` outside
+    ``ALLOWED_HOSTS``, another suspicious request) answers JSON too."""
+    return JsonResponse({"message": "Bad request."}, status=400)
+
+
 @csrf_exempt
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """``handler404``: unknown URLs answer JSON, on every host. Exempt from CSRF, or an unknown

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +12,11 @@ from rest_framework.exceptions import ParseError
 
 #: How DRF's JSON parser starts its error messages (the exception handler rewrites it).
 DRF_JSON_ERROR_PREFIX = "JSON parse error - "
+#: SPEC §5: deeper nesting is a 400, found before the (recursive) parser sees it.
+MAX_JSON_DEPTH = 64
+JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+SQUARE_BRACKETS = bytes.maketrans(b"{}", b"[]")
+NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 
 
 class JSONParser(parsers.JSONParser):
@@ -19,7 +26,10 @@ class JSONParser(parsers.JSONParser):
     would fail the write with a server error."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        raw = stream.read() if stream is not None else b""
+        if json_too_deep(raw):
+            raise ParseError(DRF_JSON_ERROR_PREFIX + f"nested deeper than {MAX_JSON_DEPTH} levels.")
+        data = super().parse(io.BytesIO(raw), media_type, parser_context)
         for text in strings(data):
             if "\x00" in text:
                 raise ParseError(
@@ -43,3 +53,21 @@ def strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from strings(item)
+
+
+def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text nests arrays and objects deeper than ``limit``. Python's parser
+    recurses once per level, so a body nested a thousand deep would end in a
+    ``RecursionError`` (a 500); this looks at the brackets alone, with C-speed bytes operations:
+    strings blanked, the rest reduced to ``[`` and ``]``, then the innermost pairs removed one
+    level per pass. Brackets left after ``limit`` passes are nested deeper (or never closed,
+    which the parser would also descend into before failing)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # most bodies: too few brackets to nest that deep
+    brackets = JSON_STRING.sub(b"", raw).translate(SQUARE_BRACKETS, NOT_BRACKETS)
+    for _ in range(limit):
+        inner = brackets.replace(b"[]", b"")
+        if inner == brackets:
+            break
+        brackets = inner
+    return b"[]" in brackets or brackets.count(b"[") > limit

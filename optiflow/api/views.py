@@ -20,7 +20,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer, CharField
+from rest_framework.serializers import BaseSerializer, CharField, DictField
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
@@ -29,6 +29,7 @@ from optiflow.api.exceptions import BadRequest
 from optiflow.api.query import apply_filters, apply_includes, parse_includes, parse_sort
 from optiflow.api.serializers import validated_data
 from optiflow.api.throttling import rate_limit_headers
+from optiflow.health import readiness
 
 DETAIL_ACTIONS = frozenset({"retrieve", "create", "update", "partial_update"})
 
@@ -263,3 +264,36 @@ class HealthView(ApiView):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return self.envelope({"status": "ok"})
+
+
+CHECKS = DictField(
+    child=DictField(),
+    help_text="Each check by name: `status` (`ok` or `failed`), `duration_ms`, "
+    "and for a failure `error`.",
+)
+
+
+class ReadinessView(ApiView):
+    """Whether this process can serve: the database, Redis when configured, the webhook queue's
+    backlog. No token, no rate limit; `503` names the failed checks (and carries
+    `Retry-After`). The bare host's `/health/ready` answers even while the database is down;
+    a tenant address needs the database to find its tenant first."""
+
+    public = True
+    authentication_classes: ClassVar[list] = []
+    throttle_classes: ClassVar[list] = []
+
+    @extend_schema(
+        auth=[],
+        responses={
+            200: inline_serializer("Readiness", {"status": CharField(), "checks": CHECKS}),
+            503: inline_serializer("NotReady", {"message": CharField(), "checks": CHECKS}),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        checks = readiness()
+        failed = [name for name, result in checks.items() if result["status"] != "ok"]
+        if failed:
+            message = f"Not ready: {', '.join(failed)}."
+            return Response({"message": message, "checks": checks}, status=503)
+        return self.envelope({"status": "ok", "checks": checks})

@@ -123,6 +123,7 @@ def test_lost_database_is_503(api, monkeypatch):
     response = api.get("/tokens")
     assert response.status_code == 503
     assert response.json() == {"message": "Service Unavailable."}
+    assert response["Retry-After"] == "5"
 
 
 @pytest.mark.parametrize("value", ["abc", "req-1.2_3", "x" * 128])

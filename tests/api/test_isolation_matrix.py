@@ -91,6 +91,7 @@ UNAUTHENTICATED = {"message": "Unauthenticated."}
 PUBLIC = frozenset(
     {
         ("GET", "health"),
+        ("GET", "health/ready"),
         ("GET", "schema"),
         ("GET", "docs"),
         ("GET", "redoc"),

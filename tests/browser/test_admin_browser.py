@@ -1,8 +1,8 @@
-"""The tenant admin in a real browser: Debian's Chromium driven by Playwright, against a real
-gunicorn serving the test database (``tests.servers``), as tenant staff use it: sign in, read
-the dashboard, create an API token and see it once, revoke it, try to stop tracking stock of
-a product that has stock, and read list pages that fit a 1280 px window. Screenshots go to a
-temporary folder whose path is printed.
+"""The tenant admin in a real browser: Debian's Chromium driven by Playwright, against the
+web server of ``make run`` on the test database (``tests.servers``), as tenant staff use it:
+sign in, read the dashboard, create an API token and see it once, revoke it, try to stop
+tracking stock of a product that has stock, and read list pages that fit a 1280 px window.
+Screenshots go to a temporary folder whose path is printed.
 
 Skipped, saying why, where Chromium is missing (``.ci/run`` installs it with apt-get)."""
 
@@ -22,7 +22,7 @@ from tests.billing.factories import item, make_invoice
 from tests.conftest import OWNER_PASSWORD
 from tests.contacts.factories import ContactFactory
 from tests.inventory.factories import ProductFactory, give_stock, ledger_mismatches
-from tests.servers import gunicorn
+from tests.servers import web_servers
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -66,7 +66,7 @@ def test_tenant_staff_use_the_admin_in_a_browser(committed_tenant):
     print(f"\nAdmin screenshots: {shots}")
 
     with (
-        gunicorn(env={"DJANGO_SECURE_COOKIES": "0"}) as [base],
+        web_servers(env={"DJANGO_SECURE_COOKIES": "0"}) as [base],
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

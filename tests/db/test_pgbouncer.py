@@ -2,7 +2,7 @@
 
 A transaction pooler hands a server session to another client between transactions: with a
 session-level ``search_path`` (django-tenants' way) tenants then read and wrote each other's
-rows. Here two tenants are hammered at once through two gunicorn servers, both connected to
+rows. Here two tenants are hammered at once through two web servers (uwsgi.ini), both connected to
 one PgBouncer with two server connections, with reads and writes mixed: no response may carry
 the other tenant's data, no row may land in the other schema, and nothing may fail.
 
@@ -30,7 +30,7 @@ from django_tenants.utils import schema_context
 
 from contacts.models import Contact
 from tests.conftest import provision, test_database_url
-from tests.servers import call, free_port, gunicorn
+from tests.servers import call, free_port, web_servers
 
 pytestmark = pytest.mark.concurrency
 
@@ -166,7 +166,7 @@ def test_two_tenants_hammered_through_pgbouncer_in_transaction_mode_never_mix(
                 failures.append(f"{slug} {kind}: {status} {str(body)[:200]}")
 
     with (
-        gunicorn(env, count=2, options=["--threads", "4"]) as urls,
+        web_servers(env, count=2) as urls,
         ThreadPoolExecutor(CLIENT_THREADS) as pool,
     ):
         list(pool.map(hammer, range(CLIENT_THREADS)))

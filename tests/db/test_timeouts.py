@@ -30,7 +30,7 @@ from tests.conftest import test_database_url
 from tests.contacts.factories import ContactFactory
 from tests.factories import ApiClient
 from tests.inventory.factories import ProductFactory
-from tests.servers import call, gunicorn
+from tests.servers import call, web_servers
 
 pytestmark = pytest.mark.concurrency
 
@@ -89,7 +89,7 @@ def test_a_request_blocked_on_a_lock_answers_503_in_time_while_others_are_served
         return status, headers, body, time.monotonic() - started
 
     with (
-        gunicorn(env, options=["--threads", "4"]) as [url],
+        web_servers(env) as [url],
         row_locked(conc.tenant.schema_name, "billing_documentseries", default_series_id("invoice")),
         ThreadPoolExecutor(2) as pool,
     ):

@@ -1,7 +1,8 @@
 """Schemathesis explores the live OpenAPI document of the demo tenant (SPEC §10) over HTTP.
 
 Every operation gets schema-valid and schema-violating inputs (coverage, fuzzing and stateful
-phases) from a gunicorn process serving the test database, authenticated as the tenant owner.
+phases) from a server process on the test database (served as ``make run`` serves),
+authenticated as the tenant owner.
 Every check runs but ``positive_data_acceptance``: a business API rightly refuses many
 schema-valid requests (an unknown ``contact_id``, a stock shortage, a prefix already in use)
 with a documented ``422``, which that check would count as a failure. What is held: no 5xx,
@@ -29,7 +30,7 @@ from django_tenants.utils import schema_context
 from optiflow.management.commands.seed_demo import OWNER_EMAIL, SLUG
 from tenants.models import User
 from tenants.services import token_create
-from tests.servers import ROOT, gunicorn
+from tests.servers import ROOT, web_servers
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 EXAMPLES = os.environ.get("OPTIFLOW_FUZZ_EXAMPLES", "10")
@@ -49,10 +50,8 @@ def demo_token(provisioned, django_db_blocker) -> tuple[int, str]:
 
 def test_the_api_holds_to_its_openapi_document(demo_token, tmp_path):
     token_id, token = demo_token
-    # Request-line limits belong to the proxy in front; lifting gunicorn's lets every
-    # generated request reach the application.
     server_env = {"OPTIFLOW_RATE_LIMIT_USER": "10000/s", "OPTIFLOW_RATE_LIMIT_ANON": "10000/s"}
-    with gunicorn(server_env, options=["--threads", "4", "--limit-request-line", "0"]) as [url]:
+    with web_servers(server_env) as [url]:
         seed = [] if SEED == "random" else ["--seed", SEED]
         run = subprocess.run(
             [
