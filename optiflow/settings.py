@@ -44,7 +44,13 @@ def database_from_url(url: str) -> dict:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
+#: Generated once per checkout by the Makefile. Read when the environment gives no key, so
+#: `manage.py` commands work in a checkout after `make run` without exporting anything; a
+#: deployment (no such file) still has to provide `DJANGO_SECRET_KEY`.
+CHECKOUT_SECRET_KEY_FILE = BASE_DIR / ".local" / "secret_key"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY and CHECKOUT_SECRET_KEY_FILE.is_file():
+    SECRET_KEY = CHECKOUT_SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off.")
