@@ -377,10 +377,12 @@ def initial_stock_create(
     return level
 
 
-def stock_level_update(*, level: StockLevel, minimum_quantity: Decimal) -> StockLevel:
-    """Only the minimum is set by hand; the quantity moves through ``stock_apply``."""
-    level.minimum_quantity = minimum_quantity
-    level.save(update_fields=["minimum_quantity", "updated_at"])
+def stock_level_update(*, level: StockLevel, minimum_quantity: Decimal | None = None) -> StockLevel:
+    """Only the minimum is set by hand; the quantity moves through ``stock_apply``. Without
+    a new minimum nothing changes."""
+    if minimum_quantity is not None:
+        level.minimum_quantity = minimum_quantity
+        level.save(update_fields=["minimum_quantity", "updated_at"])
     return level
 
 

@@ -234,8 +234,10 @@ class StockLevelViewSet(ListMixin, RetrieveMixin, ApiViewSet):
         return selectors.stock_level_list()
 
     def partial_update(self, request: Request, pk: str) -> Response:
-        """Set the minimum quantity (the only field written here)."""
-        level = services.stock_level_update(level=self.get_object(), **self.validated_input())
+        """Set the minimum quantity (the only field written here); `{}` changes nothing, as
+        with every `PATCH`."""
+        level = self.get_object()
+        level = services.stock_level_update(level=level, **self.validated_input(partial=True))
         return self.respond(level)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
+import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import parsers
@@ -12,14 +15,29 @@ from rest_framework.exceptions import ParseError
 DRF_JSON_ERROR_PREFIX = "JSON parse error - "
 
 
+def json_fraction(text: str) -> Decimal | float:
+    """A JSON number with a fraction or an exponent. Plain decimals (``2.5``) are read exactly,
+    as ``Decimal``; one written with an exponent (``1e2``) stays a ``float``, which decimal
+    fields refuse (SPEC §5) and free-form objects store as any JSON number."""
+    return float(text) if "e" in text or "E" in text else Decimal(text)
+
+
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, also refusing (``400 Malformed JSON``) text that PostgreSQL cannot
-    store anywhere in the body, key or value: a NUL (``"\\u0000"``) or an unpaired surrogate
-    (``"\\ud800"``, valid JSON syntax but no Unicode character). Left to the database, either
-    would fail the write with a server error."""
+    """DRF's JSON parser, reading numbers exactly (``json_fraction``; ``NaN`` and ``Infinity``
+    become floats that every field refuses with a ``422`` under its name), and refusing
+    (``400 Malformed JSON``) text that PostgreSQL cannot store anywhere in the body, key or
+    value: a NUL (``"\\u0000"``) or an unpaired surrogate (``"\\ud800"``, valid JSON syntax
+    but no Unicode character). Left to the database, either would fail the write with a
+    server error."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        encoding = parsers.get_encoding(parser_context or {})
+        try:
+            data = json.load(
+                codecs.getreader(encoding)(stream), parse_float=json_fraction, parse_constant=float
+            )
+        except ValueError as exc:
+            raise ParseError(DRF_JSON_ERROR_PREFIX + str(exc)) from None
         for text in strings(data):
             if "\x00" in text:
                 raise ParseError(

@@ -6,9 +6,9 @@
 * List operations list their real ``filter[...]``, ``sort`` and ``include`` parameters, with
   patterns, read from the same viewset attributes the grammar enforces; every authenticated
   operation documents ``X-Workspace-ID``.
-* Request bodies say exactly what is accepted (decimal patterns, partial ``PUT``), and
-  responses what is sent (blank values of blank-able fields): schemathesis holds the server
-  to it (``tests/fuzz``).
+* Request bodies say exactly what is accepted (decimals as a number or a string of the
+  field's pattern, both bounded, partial ``PUT``), and responses what is sent (blank values of
+  blank-able fields): schemathesis holds the server to it (``tests/fuzz``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from optiflow.api.query import (
     filterset_for,
     names_pattern,
 )
-from optiflow.api.serializers import decimal_pattern
+from optiflow.api.serializers import decimal_bounds, decimal_pattern
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 VALIDATION_ERROR = {"$ref": "#/components/schemas/ValidationError"}
@@ -224,7 +224,18 @@ class AutoSchema(openapi.AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.DecimalField) and schema.get("format") == "decimal":
             schema["pattern"] = decimal_pattern(field)
+            if direction == "request" and not field.read_only:
+                schema = self.decimal_input(field, schema)
         return schema
+
+    @staticmethod
+    def decimal_input(field: serializers.DecimalField, string: dict) -> dict:
+        """A decimal input: a JSON number or a decimal string (SPEC §5), both bounded as the
+        server bounds them (``optiflow.api.serializers``)."""
+        meta_keys = ("description", "nullable", "default", "title", "writeOnly", "deprecated")
+        meta = {key: string.pop(key) for key in meta_keys if key in string}
+        number = {"type": "number", **decimal_bounds(field)}
+        return {"anyOf": [number, string], **meta}
 
     def _resolve_path_parameters(self, variables):
         # Routes match ids with `[0-9]+` (`lookup_value_regex`), which drf-spectacular

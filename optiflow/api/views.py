@@ -24,7 +24,7 @@ from rest_framework.viewsets import GenericViewSet
 from optiflow.api.access import resolve_access
 from optiflow.api.exceptions import BadRequest
 from optiflow.api.query import apply_filters, apply_includes, parse_includes, parse_sort
-from optiflow.api.serializers import validated_data
+from optiflow.api.serializers import shown_fields, validated_data
 from optiflow.api.throttling import rate_limit_headers
 
 DETAIL_ACTIONS = frozenset({"retrieve", "create", "update", "partial_update"})
@@ -157,10 +157,13 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         return self.input_serializers[self.action]
 
     def validated_input(self, **kwargs) -> dict[str, Any]:
+        """The body, validated by the action's input serializer; fields the resource shows
+        (``serializer_class``) may be sent back and are ignored, any other unknown one is a
+        ``422``."""
         serializer = self.get_input_serializer_class()(
             data=self.request.data, context=self.get_serializer_context(), **kwargs
         )
-        return validated_data(serializer)
+        return validated_data(serializer, shown_fields(self.get_serializer_class()))
 
     def respond(self, instance: Model, status_code: int = status.HTTP_200_OK) -> Response:
         """Re-read the written record through the view's queryset (scoping and includes
