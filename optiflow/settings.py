@@ -200,6 +200,8 @@ SPECTACULAR_SETTINGS = {
         "AddressTypeEnum": "contacts.models.Address.Type",
         "StockLevelStatusEnum": "inventory.models.StockLevel.Status",
         "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "PermissionEnum": "tenants.access.PERMISSIONS",
+        "AbilityEnum": "tenants.serializers.ABILITY_CHOICES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

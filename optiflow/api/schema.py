@@ -7,8 +7,9 @@
   patterns, read from the same viewset attributes the grammar enforces; every authenticated
   operation documents ``X-Workspace-ID``.
 * Request bodies say exactly what is accepted (decimals as a number or a string of the
-  field's pattern, both bounded, partial ``PUT``), and responses what is sent (blank values of
-  blank-able fields): schemathesis holds the server to it (``tests/fuzz``).
+  field's pattern, bounds, ``minItems`` of line lists, partial ``PUT``), and responses what is
+  sent (blank values of blank-able fields): schemathesis holds the server to it
+  (``tests/fuzz``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from optiflow.api.serializers import decimal_bounds, decimal_pattern
 ERROR = {"$ref": "#/components/schemas/Error"}
 VALIDATION_ERROR = {"$ref": "#/components/schemas/ValidationError"}
 ERROR_DESCRIPTIONS = {
-    "400": "Malformed request: bad JSON or an unknown query parameter value.",
+    "400": "Malformed request: bad JSON, a malformed header (`X-Workspace-ID`) or an unknown "
+    "query parameter value.",
     "401": "Missing, malformed, unknown, expired or revoked token; or wrong credentials.",
     "403": "The caller lacks the permission, or no workspace is selected.",
     "404": "No such record (or `X-Workspace-ID` workspace) in this tenant and workspace.",
@@ -51,6 +53,10 @@ ERROR_DESCRIPTIONS = {
     "422": "Validation failed or a business rule refused the change.",
     "429": "Rate limit exceeded; retry after `Retry-After` seconds.",
 }
+#: A workspace id, as ``X-Workspace-ID`` takes it: anything else is a ``400``.
+WORKSPACE_ID_SCHEMA = {"type": "integer", "minimum": 1}
+#: Text without NUL, which no query value may hold (``ApiViewMixin.initial``).
+NO_NUL = "^[^\\u0000]*$"
 RATE_HEADERS = {
     "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Requests per window."},
     "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "Left in window."},
@@ -147,14 +153,19 @@ class AutoSchema(openapi.AutoSchema):
             return []
         params = []
         for name, flt in filterset_for(self.view).base_filters.items():
-            pattern = filter_pattern(flt)
-            schema = {"type": "string", **({"pattern": pattern} if pattern else {})}
+            schema = {"type": "string", "pattern": filter_pattern(flt) or NO_NUL}
             params.append(
                 query_param(f"filter[{name}]", self.filter_description(name, flt), schema)
             )
         if self._view_attr("smart_fields"):
             fields = ", ".join(self.view.smart_fields)
-            params.append(query_param("filter[smart]", f"Case-insensitive search in: {fields}."))
+            params.append(
+                query_param(
+                    "filter[smart]",
+                    f"Case-insensitive search in: {fields}.",
+                    {"type": "string", "pattern": NO_NUL},
+                )
+            )
         sort_fields = self._view_attr("sort_fields", {})
         if sort_fields:
             allowed = ", ".join(sorted(sort_fields))
@@ -163,7 +174,7 @@ class AutoSchema(openapi.AutoSchema):
                 f"Comma-separated fields, `-` for descending. Allowed: {allowed}. "
                 f"Default: `{default}`; `id` always breaks ties."
             )
-            schema = {"type": "string", "pattern": names_pattern(sort_fields, prefix="-*")}
+            schema = {"type": "string", "pattern": names_pattern(sort_fields, prefix="-?")}
             params.append(query_param("sort", description, schema))
         return params
 
@@ -199,12 +210,12 @@ class AutoSchema(openapi.AutoSchema):
             # Permissions are held per workspace, so the header matters to every authenticated
             # call; workspace-scoped resources also read and write only that workspace's rows.
             params.append(
-                openapi.OpenApiParameter(
+                header_param(
                     WORKSPACE_HEADER,
-                    int,
-                    location=openapi.OpenApiParameter.HEADER,
-                    description="Workspace to act in, whose permissions apply; default: the "
-                    "current workspace, else the first membership.",
+                    WORKSPACE_ID_SCHEMA,
+                    "Workspace to act in, whose permissions apply; default: the current "
+                    "workspace, else the first membership. Not a positive integer: `400`; no "
+                    "such workspace: `404`.",
                 )
             )
         return params
@@ -226,6 +237,13 @@ class AutoSchema(openapi.AutoSchema):
             schema["pattern"] = decimal_pattern(field)
             if direction == "request" and not field.read_only:
                 schema = self.decimal_input(field, schema)
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            # DRF checks these in the list serializer itself, not as validators.
+            least = max(0 if field.allow_empty else 1, field.min_length or 0)
+            if least:
+                schema["minItems"] = least
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
         return schema
 
     @staticmethod
@@ -319,6 +337,12 @@ class AutoSchema(openapi.AutoSchema):
             if headers:
                 responses[code]["headers"] = headers
         return responses
+
+
+def header_param(name: str, schema: dict, description: str) -> openapi.OpenApiParameter:
+    return openapi.OpenApiParameter(
+        name, schema, location=openapi.OpenApiParameter.HEADER, description=description
+    )
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -67,6 +67,10 @@ class ApiViewMixin:
         repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
         if repeated:
             raise BadRequest(f"Query parameter {repeated[0]} is given more than once.")
+        # PostgreSQL stores no NUL in text, so no filter or search can hold one.
+        nul = sorted(name for name, value in request.query_params.items() if "\x00" in value)
+        if nul:
+            raise BadRequest(f"Query parameter {nul[0]} contains a NUL character.")
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -155,3 +155,12 @@ def test_cors_allows_configured_origins_and_exposes_rate_headers(api):
     assert response["Access-Control-Allow-Origin"] == "https://app.example"
     exposed = response["Access-Control-Expose-Headers"]
     assert "X-RateLimit-Remaining" in exposed and "Retry-After" in exposed
+
+
+@pytest.mark.parametrize("name", ["filter[smart]", "sort", "include", "filter[created_at]"])
+def test_a_nul_in_a_query_value_is_400(api, name):
+    response = api.get("/users", {name: "a\x00b"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"message": f"Query parameter {name} contains a NUL character."},
+    )

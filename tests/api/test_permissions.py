@@ -68,11 +68,15 @@ class TestWorkspaceHeader:
         assert response.status_code == 404
         assert response.json() == {"message": "Workspace not found."}
 
-    @pytest.mark.parametrize("value", ["main", "", "1.0", "+1", "1_0"])
-    def test_non_integer_workspace_is_400(self, member_api, value):
+    @pytest.mark.parametrize("value", ["main", "", "1.0", "+1", "1_0", "-1", "0"])
+    def test_what_is_not_a_positive_integer_is_400(self, member_api, value):
+        """The schema's ``minimum: 1``: below it is a malformed header; at or above it, an
+        id that names no workspace is the 404 above."""
         response = member_api().get("/me", headers={"X-Workspace-ID": value})
         assert response.status_code == 400
-        assert response.json()["message"].startswith("X-Workspace-ID")
+        assert response.json() == {
+            "message": "X-Workspace-ID must be a positive integer workspace id."
+        }
 
     def test_view_all_locations_reads_any_workspace_without_writes(self, member_api, tenant):
         other = WorkspaceFactory()
