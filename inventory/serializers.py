@@ -148,8 +148,9 @@ class ProductWriteSerializer(serializers.ModelSerializer):
         source="category", queryset=Category.objects.all(), allow_null=True, required=False
     )
     default_tax_id = serializers.PrimaryKeyRelatedField(
-        source="default_tax", queryset=Tax.objects.all(), allow_null=True, required=False
-    )
+        source="default_tax", queryset=Tax.objects.all(), allow_null=True, required=False,
+        help_text="On create, default: the tenant's default tax; `null` for none.",
+    )  # fmt: skip
     price = non_negative()
     cost = non_negative(allow_null=True, required=False)
     track_stock = serializers.BooleanField(required=False)

@@ -180,7 +180,11 @@ def _product_check(product: Product, *, sent: Mapping[str, Any], was_tracked: bo
 def product_create(
     *, actor: User, initial_stock: Sequence[InitialStock] = (), **fields: Any
 ) -> Product:
-    """Service and digital products never track stock; physical ones do unless told not to."""
+    """Service and digital products never track stock; physical ones do unless told not to.
+    Without a ``default_tax`` the product gets the tenant's default tax (SPEC §8.4); an
+    explicit ``None`` keeps it without one."""
+    if "default_tax" not in fields:
+        fields["default_tax"] = Tax.objects.filter(is_default=True, is_active=True).first()
     product = Product(**fields)
     _product_check(product, sent=fields, was_tracked=False)
     if initial_stock and not product.track_stock:

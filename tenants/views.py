@@ -24,7 +24,12 @@ from optiflow.api.views import (
     UpdateMixin,
 )
 from tenants import selectors, services
-from tenants.access import ALL_ABILITIES, token_may_grant, token_may_revoke
+from tenants.access import (
+    ALL_ABILITIES,
+    effective_permissions,
+    token_may_grant,
+    token_may_revoke,
+)
 from tenants.models import ApiToken, Membership, User, Workspace
 from tenants.serializers import (
     LoginSerializer,
@@ -66,12 +71,23 @@ class AuthTokenView(ApiView):
 
 
 class MeView(ApiView):
+    """The caller: `memberships[].permissions` are what each membership grants; the top-level
+    `permissions`, those in the current workspace within the token's abilities (SPEC §3)."""
+
     required_permissions = {"get": AUTHENTICATED}
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         access = request.access
         user = access.user
+
+        def granted(membership: Membership) -> list[str]:
+            held = effective_permissions(
+                is_tenant_admin=user.is_tenant_admin, role=membership.role,
+                member_permissions=membership.permissions, abilities=[ALL_ABILITIES],
+            )  # fmt: skip
+            return sorted(held)
+
         workspace = access.workspace
         data = {
             "id": user.pk,
@@ -80,11 +96,7 @@ class MeView(ApiView):
             "is_tenant_admin": user.is_tenant_admin,
             "current_workspace": workspace,
             "memberships": [
-                {
-                    "workspace": m.workspace,
-                    "role": m.role,
-                    "permissions": sorted(access.permissions_in(m.workspace)),
-                }
+                {"workspace": m.workspace, "role": m.role, "permissions": granted(m)}
                 for m in access.memberships
             ],
             "permissions": sorted(access.permissions),

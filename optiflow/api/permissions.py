@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -28,4 +29,9 @@ class HasPermission(BasePermission):
         if key not in required:
             return False
         permission = required[key]
-        return permission is AUTHENTICATED or request.access.has(permission)
+        if permission is AUTHENTICATED or request.access.has(permission):
+            return True
+        if request.access.workspace is None:
+            # Permissions are held per workspace: without one there is nothing to check.
+            raise exceptions.PermissionDenied("No workspace selected.")
+        return False

@@ -47,6 +47,21 @@ def test_me_reports_effective_permissions_for_the_token(member_api, tenant):
     assert data["current_workspace"] == {"id": tenant.workspace.pk, "name": "Main"}
     assert data["memberships"][0]["workspace"]["id"] == tenant.workspace.pk
     assert data["memberships"][0]["role"] == "member"
+    # SPEC §3: what the membership grants, not cut down by the token.
+    assert data["memberships"][0]["permissions"] == ["contacts:view", "users:manage"]
+
+
+def test_a_user_without_a_workspace_is_told_so(tenant, client):
+    from tests.factories import ApiClient
+
+    _, token = make_user()  # no membership at all
+    api = ApiClient(client, token, prefix="/t/acme")
+    no_workspace = {"message": "No workspace selected."}
+    for path in ("/invoices", "/stock-levels", "/contacts"):
+        response = api.get(path)
+        assert (response.status_code, response.json()) == (403, no_workspace), path
+    me = api.get("/me").json()["data"]
+    assert (me["current_workspace"], me["memberships"], me["permissions"]) == (None, [], [])
 
 
 class TestWorkspaceHeader:
