@@ -349,8 +349,7 @@ class StockTransferViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
     def create(self, request: Request, *args, **kwargs) -> Response:
         transfer = self.perform_create(self.validated_input())
         # Answered unscoped: neither end need be the request's workspace.
-        fresh = self.filter_queryset(selectors.stock_transfer_list()).get(pk=transfer.pk)
-        return Response({"data": self.get_serializer(fresh).data}, status=status.HTTP_201_CREATED)
+        return self.respond(transfer, status.HTTP_201_CREATED, selectors.stock_transfer_list())
 
     def perform_create(self, data: dict[str, Any]) -> StockTransfer:
         access: Access = self.request.access

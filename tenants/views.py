@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from optiflow.api.conditional import etag, wants_precondition
 from optiflow.api.permissions import AUTHENTICATED
 from optiflow.api.serializers import validated_data
 from optiflow.api.views import (
@@ -204,6 +205,9 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
         "member": AUTHENTICATED,
     }
 
+    # `If-Match` on `/members/{user_id}` is the member's, not the workspace's.
+    own_precondition_actions = frozenset({"member"})
+
     def base_queryset(self) -> QuerySet[Workspace]:
         return selectors.workspace_list_for_user(user=self.request.user)
 
@@ -247,13 +251,13 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
     def member(self, request: Request, pk: str, user_id: str) -> Response:
         workspace = self.get_object()
         self.request.access.require_in("workspaces:manage", workspace)
-        membership = (
-            Membership.objects.select_related("user", "workspace")
-            .filter(workspace=workspace, user_id=int(user_id))
-            .first()
-        )
+        memberships = Membership.objects.select_related("user", "workspace")
+        if wants_precondition(request):  # in `call_handler`'s transaction
+            memberships = memberships.select_for_update(of=("self",))
+        membership = memberships.filter(workspace=workspace, user_id=int(user_id)).first()
         if membership is None:
             raise exceptions.NotFound("Member not found.")
+        self.check_if_match(etag(MemberSerializer(membership).data))
         if request.method == "DELETE":
             services.membership_remove(membership=membership)
             return Response(status=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,8 @@
   field's pattern, bounds, ``minItems`` of line lists, partial ``PUT``), and responses what is
   sent (blank values of blank-able fields): schemathesis holds the server to it
   (``tests/fuzz``).
+* The headers of conditional requests: ``If-Match`` on a record's writes and
+  ``If-None-Match`` on its reads, with ``ETag``, ``304`` and ``412`` where they apply.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from drf_spectacular.plumbing import (
 from rest_framework import serializers
 
 from optiflow.api.access import WORKSPACE_HEADER
+from optiflow.api.conditional import IF_MATCH, IF_NONE_MATCH
 from optiflow.api.query import (
     AnyOfFilter,
     BoolFilter,
@@ -49,6 +52,7 @@ ERROR_DESCRIPTIONS = {
     "403": "The caller lacks the permission, or no workspace is selected.",
     "404": "No such record (or `X-Workspace-ID` workspace) in this tenant and workspace.",
     "409": "Conflict with the current state of the resource.",
+    "412": "`If-Match` does not match the record's current `ETag`; nothing was written.",
     "415": "The request body is not JSON.",
     "422": "Validation failed or a business rule refused the change.",
     "429": "Rate limit exceeded; retry after `Retry-After` seconds.",
@@ -57,6 +61,11 @@ ERROR_DESCRIPTIONS = {
 WORKSPACE_ID_SCHEMA = {"type": "integer", "minimum": 1}
 #: Text without NUL, which no query value may hold (``ApiViewMixin.initial``).
 NO_NUL = "^[^\\u0000]*$"
+ETAG_HEADER = {
+    "schema": {"type": "string"},
+    "description": "Strong tag of the record's current version, for `If-None-Match` and "
+    "`If-Match`. Embedded `include=` records do not take part.",
+}
 RATE_HEADERS = {
     "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Requests per window."},
     "X-RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "Left in window."},
@@ -218,7 +227,21 @@ class AutoSchema(openapi.AutoSchema):
                     "such workspace: `404`.",
                 )
             )
+        if self.is_record_path():
+            if self.method in ("GET", "HEAD") and not self._is_list_view():
+                description = "An `ETag` read before: `304` with no body while it is current."
+                params.append(header_param(IF_NONE_MATCH, {"type": "string"}, description))
+            elif self.method in ("POST", "PUT", "PATCH", "DELETE"):
+                description = (
+                    "The `ETag` the change is based on: if the record has changed since "
+                    "(compared under its row lock), `412` and nothing is written."
+                )
+                params.append(header_param(IF_MATCH, {"type": "string"}, description))
         return params
+
+    def is_record_path(self) -> bool:
+        """A path of one record (``/invoices/{id}`` and its actions) of an API viewset."""
+        return "{id}" in self.path and hasattr(self.view, "get_object")
 
     def _get_request_for_media_type(self, serializer, direction="request"):
         # PUT is partial like PATCH (`UpdateMixin`): document the same all-optional body.
@@ -306,6 +329,8 @@ class AutoSchema(openapi.AutoSchema):
         headers = super()._get_response_headers_for_code(status_code, direction)
         if self._view_attr("throttle_classes", None) != []:
             headers.update(RATE_HEADERS)
+        if status_code in ("200", "201", "304") and self.answers_record():
+            headers["ETag"] = ETAG_HEADER
         if status_code == "429":
             headers["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds."}
         return headers
@@ -324,6 +349,13 @@ class AutoSchema(openapi.AutoSchema):
             codes += ["400", "415", "422"]
         if self.method == "DELETE":
             codes.append("422")
+        if self.is_record_path() and self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes.append("412")
+        if self.is_record_path() and self.method == "GET" and not self._is_list_view():
+            responses["304"] = {
+                "description": "Not modified: `If-None-Match` holds the current `ETag`.",
+                "headers": self._get_response_headers_for_code("304", direction),
+            }
         for code in sorted(set(codes)):
             if code in responses:
                 continue
@@ -337,6 +369,11 @@ class AutoSchema(openapi.AutoSchema):
             if headers:
                 responses[code]["headers"] = headers
         return responses
+
+
+    def answers_record(self) -> bool:
+        """A single record in the ``{"data": {...}}`` envelope, not a list."""
+        return not self._is_list_view() and self.method != "DELETE"
 
 
 def header_param(name: str, schema: dict, description: str) -> openapi.OpenApiParameter:
