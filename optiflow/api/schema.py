@@ -10,8 +10,9 @@
   field's pattern, bounds, ``minItems`` of line lists, partial ``PUT``), and responses what is
   sent (blank values of blank-able fields): schemathesis holds the server to it
   (``tests/fuzz``).
-* The headers of conditional requests: ``If-Match`` on a record's writes and
-  ``If-None-Match`` on its reads, with ``ETag``, ``304`` and ``412`` where they apply.
+* The headers of the request conventions: ``Idempotency-Key`` on ``POST``, ``If-Match`` on a
+  record's writes and ``If-None-Match`` on its reads, with ``ETag``, ``304``, ``409`` and
+  ``412`` where they apply.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from drf_spectacular.plumbing import (
 )
 from rest_framework import serializers
 
+from idempotency.services import HEADER as IDEMPOTENCY_HEADER
 from optiflow.api.access import WORKSPACE_HEADER
 from optiflow.api.conditional import IF_MATCH, IF_NONE_MATCH
+from optiflow.api.idempotency import REPLAYED
 from optiflow.api.query import (
     AnyOfFilter,
     BoolFilter,
@@ -46,15 +49,17 @@ from optiflow.api.serializers import decimal_bounds, decimal_pattern
 ERROR = {"$ref": "#/components/schemas/Error"}
 VALIDATION_ERROR = {"$ref": "#/components/schemas/ValidationError"}
 ERROR_DESCRIPTIONS = {
-    "400": "Malformed request: bad JSON, a malformed header (`X-Workspace-ID`) or an unknown "
-    "query parameter value.",
+    "400": "Malformed request: bad JSON, a malformed header (`X-Workspace-ID`, "
+    "`Idempotency-Key`) or an unknown query parameter value.",
     "401": "Missing, malformed, unknown, expired or revoked token; or wrong credentials.",
     "403": "The caller lacks the permission, or no workspace is selected.",
     "404": "No such record (or `X-Workspace-ID` workspace) in this tenant and workspace.",
-    "409": "Conflict with the current state of the resource.",
+    "409": "Conflict: a request with the same `Idempotency-Key` is still in progress, or a "
+    "concurrent change won the race; retry.",
     "412": "`If-Match` does not match the record's current `ETag`; nothing was written.",
     "415": "The request body is not JSON.",
-    "422": "Validation failed or a business rule refused the change.",
+    "422": "Validation failed or a business rule refused the change (or the "
+    "`Idempotency-Key` was used for a different request).",
     "429": "Rate limit exceeded; retry after `Retry-After` seconds.",
 }
 #: A workspace id, as ``X-Workspace-ID`` takes it: anything else is a ``400``.
@@ -227,6 +232,17 @@ class AutoSchema(openapi.AutoSchema):
                     "such workspace: `404`.",
                 )
             )
+            if self.method == "POST":
+                params.append(
+                    header_param(
+                        IDEMPOTENCY_HEADER,
+                        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+                        "Makes a retry safe: the first successful answer is stored for 24 hours "
+                        "with the change and replayed (`Idempotent-Replayed: true`) to a retry "
+                        "with the same key, path and body; the same key with another request is "
+                        "a `422`, and while the first is still running a `409`.",
+                    )
+                )
         if self.is_record_path():
             if self.method in ("GET", "HEAD") and not self._is_list_view():
                 description = "An `ETag` read before: `304` with no body while it is current."
@@ -331,6 +347,11 @@ class AutoSchema(openapi.AutoSchema):
             headers.update(RATE_HEADERS)
         if status_code in ("200", "201", "304") and self.answers_record():
             headers["ETag"] = ETAG_HEADER
+        if self.method == "POST" and status_code.startswith("2") and self.is_idempotent():
+            headers[REPLAYED] = {
+                "schema": {"type": "string", "enum": ["true"]},
+                "description": "Present on an answer replayed for an `Idempotency-Key`.",
+            }
         if status_code == "429":
             headers["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds."}
         return headers
@@ -349,6 +370,8 @@ class AutoSchema(openapi.AutoSchema):
             codes += ["400", "415", "422"]
         if self.method == "DELETE":
             codes.append("422")
+        if self.is_idempotent():
+            codes.append("409")
         if self.is_record_path() and self.method in ("POST", "PUT", "PATCH", "DELETE"):
             codes.append("412")
         if self.is_record_path() and self.method == "GET" and not self._is_list_view():
@@ -370,6 +393,8 @@ class AutoSchema(openapi.AutoSchema):
                 responses[code]["headers"] = headers
         return responses
 
+    def is_idempotent(self) -> bool:
+        return self.method == "POST" and not self._view_attr("public", False)
 
     def answers_record(self) -> bool:
         """A single record in the ``{"data": {...}}`` envelope, not a list."""

@@ -6,9 +6,10 @@ applied in one place.
 ``base_queryset()``. A workspace-scoped viewset only ever sees rows of the request's workspace,
 so a record of another workspace is a plain 404.
 
-A write with ``If-Match`` runs its handler in one transaction (``ApiViewMixin.call_handler``):
-``ApiViewSet.get_object`` locks the record and compares its ETag before the service runs, whose
-own lock of the row is then already held.
+Two request headers make the handler run in one transaction (``ApiViewMixin.call_handler``):
+``Idempotency-Key`` on a ``POST`` (its result is stored with the change, SPEC §5) and
+``If-Match`` on a write (``ApiViewSet.get_object`` locks the record and compares its ETag
+before the service runs; the service's own lock of the row is then already held).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from rest_framework.serializers import BaseSerializer, CharField
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
+from idempotency import services as idempotency
 from optiflow.api import conditional
 from optiflow.api.access import resolve_access
 from optiflow.api.exceptions import BadRequest
+from optiflow.api.idempotency import idempotent_request, rendered_body, replay
 from optiflow.api.query import apply_filters, apply_includes, parse_includes, parse_sort
 from optiflow.api.serializers import shown_fields, validated_data
 from optiflow.api.throttling import rate_limit_headers
@@ -98,15 +101,31 @@ class ApiViewMixin:
         return self.response
 
     def call_handler(self, handler, request: Request, *args, **kwargs) -> Response:
-        """Run the handler; in one transaction when the request carries an ``If-Match``
+        """Run the handler; in one transaction when the request carries an ``Idempotency-Key``
+        (lock, replay or refusal, then the result stored with the change) or an ``If-Match``
         (checked by ``get_object`` in the same transaction as the write). Authentication and
-        rate limiting stay outside it."""
-        if not conditional.wants_precondition(request):
+        rate limiting stay outside it: a retry must not queue behind the first request."""
+        keyed = idempotent_request(request)
+        if keyed is None and not conditional.wants_precondition(request):
             return handler(request, *args, **kwargs)
         with transaction.atomic():
+            if keyed is not None:
+                idempotency.idempotency_lock(user=request.user, key=keyed.key)
+                stored = idempotency.idempotency_result_get(
+                    user=request.user, key=keyed.key, method=keyed.method, path=keyed.path,
+                    body_digest=keyed.body_digest,
+                )  # fmt: skip
+                if stored is not None:
+                    return replay(stored)
             response = handler(request, *args, **kwargs)
             if not status.is_success(response.status_code):
                 transaction.set_rollback(True)
+            elif keyed is not None:
+                idempotency.idempotency_result_store(
+                    user=request.user, key=keyed.key, method=keyed.method, path=keyed.path,
+                    body_digest=keyed.body_digest, status_code=response.status_code,
+                    response_body=rendered_body(response),
+                )  # fmt: skip
             return response
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
