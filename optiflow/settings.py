@@ -178,7 +178,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["optiflow.api.throttling.RateLimitThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["optiflow.api.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "optiflow.api.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "optiflow.api.pagination.ListPagination",
     "EXCEPTION_HANDLER": "optiflow.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "optiflow.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -117,6 +117,27 @@ COMPONENTS = {
             for name in ("first", "last", "prev", "next")
         },
     },
+    "CursorMeta": {
+        "type": "object",
+        "description": "A page of a cursor list (`after`/`before`): no totals.",
+        "required": ["path", "per_page", "has_more"],
+        "properties": {
+            "path": {"type": "string", "format": "uri"},
+            "per_page": {"type": "integer"},
+            "has_more": {
+                "type": "boolean",
+                "description": "More rows lie beyond this page, in the direction travelled.",
+            },
+        },
+    },
+    "CursorLinks": {
+        "type": "object",
+        "required": ["first", "prev", "next"],
+        "properties": {
+            name: {"type": "string", "format": "uri", "nullable": name != "first"}
+            for name in ("first", "prev", "next")
+        },
+    },
 }
 
 

@@ -94,6 +94,38 @@ def test_permission_lists_are_arrays_of_the_permission_enum(document):
         assert items == {"$ref": f"#/components/schemas/{enum}"}, name
 
 
+def test_request_conventions_are_documented(document):
+    def header(op: dict, name: str) -> dict:
+        [found] = [p for p in op["parameters"] if p["in"] == "header" and p["name"] == name]
+        return found["schema"]
+
+    create = operation(document, "post", "/invoices")
+    assert header(create, "Idempotency-Key")["maxLength"] == 255
+    assert {"409", "422"} <= set(create["responses"])
+    assert "Idempotent-Replayed" in create["responses"]["201"]["headers"]
+    assert header(create, "X-Workspace-ID") == {"type": "integer", "minimum": 1}
+    read = operation(document, "get", "/invoices/{id}")
+    assert header(read, "If-None-Match") == {"type": "string"}
+    assert "ETag" in read["responses"]["200"]["headers"] and "304" in read["responses"]
+    for method, path in [
+        ("patch", "/invoices/{id}"), ("delete", "/invoices/{id}"),
+        ("post", "/invoices/{id}/issue"), ("patch", "/workspaces/{id}/members/{user_id}"),
+    ]:  # fmt: skip
+        write = operation(document, method, path)
+        assert header(write, "If-Match") == {"type": "string"} and "412" in write["responses"]
+    listing = operation(document, "get", "/invoices")
+    names = {p["name"] for p in listing["parameters"]}
+    assert {"after", "before", "page", "per_page"} <= names
+    body = listing["responses"]["200"]["content"]["application/json"]["schema"]
+    meta = component(document, body["$ref"].rsplit("/", 1)[1])["properties"]["meta"]
+    assert meta == {
+        "anyOf": [
+            {"$ref": "#/components/schemas/PageMeta"},
+            {"$ref": "#/components/schemas/CursorMeta"},
+        ]
+    }
+
+
 @pytest.mark.parametrize(
     ("parameter", "value"),
     [
