@@ -21,6 +21,7 @@ import copy
 import inspect
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -441,15 +442,31 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 
 def postprocess_tenant_servers(result: dict, generator, request, public) -> dict:
-    """Add the shared components and the two tenant address forms as servers."""
+    """Add the shared components and the servers: the address the document was read from
+    first (so Swagger UI's "Try it out" calls the host, port and tenant that served it), then
+    the two tenant address forms."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
-    result["servers"] = [
+    result["servers"] = servers(request)
+    return result
+
+
+def servers(request) -> list[dict]:
+    scheme, host = "http", "127.0.0.1:8000"  # `manage.py spectacular`: what `make run` serves
+    here: list[dict] = []
+    if request is not None:
+        scheme, host = request.scheme, request.get_host()
+        prefix = getattr(request, "tenant_path_prefix", None)  # None: the bare host
+        if prefix is not None:
+            here = [{"url": f"{scheme}://{host}{prefix}", "description": "This tenant."}]
+    port = f":{host.rsplit(':', 1)[1]}" if ":" in host.rsplit("]", 1)[-1] else ""
+    return [
+        *here,
         {
             "url": "{scheme}://{host}/t/{tenant}",
             "description": "Path-prefix addressing (works everywhere).",
             "variables": {
-                "scheme": {"default": "http", "enum": ["http", "https"]},
-                "host": {"default": "127.0.0.1:8000"},
+                "scheme": {"default": scheme, "enum": ["http", "https"]},
+                "host": {"default": host},
                 "tenant": {"default": "demo"},
             },
         },
@@ -457,10 +474,9 @@ def postprocess_tenant_servers(result: dict, generator, request, public) -> dict
             "url": "{scheme}://{tenant}.{base_domain}",
             "description": "Subdomain addressing.",
             "variables": {
-                "scheme": {"default": "http", "enum": ["http", "https"]},
+                "scheme": {"default": scheme, "enum": ["http", "https"]},
                 "tenant": {"default": "demo"},
-                "base_domain": {"default": "localhost:8000"},
+                "base_domain": {"default": settings.OPTIFLOW_BASE_DOMAIN + port},
             },
         },
     ]
-    return result
