@@ -227,9 +227,10 @@ class ListPagination(pagination.BasePagination):
         self.has_more = len(rows) > self.per_page
         rows = rows[: self.per_page]
         # Is there anything the other way, from the row nearest the position (or from the
-        # position itself, on an empty page)? One indexed EXISTS instead of a count.
+        # position itself, on an empty page)? One EXISTS instead of a count; nothing, from
+        # either end of the list.
         edge = [getattr(rows[0], name) for name in names] if rows else position
-        behind = edge is not None and (
+        behind = position is not None and (
             rows_after(queryset, [key.flipped() for key in travel], edge).exists()
         )
         if direction == BEFORE:
