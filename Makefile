@@ -15,7 +15,7 @@ BENCHES ?= api
 DJANGO_SECRET_KEY ?= $(shell cat .local/secret_key 2>/dev/null || (mkdir -p .local && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" | tee .local/secret_key))
 export DJANGO_SECRET_KEY
 
-.PHONY: install run test lint bench fuzz
+.PHONY: install run stop reset test lint bench fuzz
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ run: install
 	$(BIN)/python manage.py seed_demo
 	DJANGO_SECURE_COOKIES=0 $(BIN)/gunicorn optiflow.wsgi --bind 127.0.0.1:$(PORT) \
 		--workers $(WEB_CONCURRENCY) --threads 4 --access-logfile -
+
+# `make run` leaves the embedded PostgreSQL running for the next command; this stops it.
+stop: install
+	@$(BIN)/python -c "from optiflow.embedded_db import embedded_database_stop as stop; \
+		print('Embedded PostgreSQL stopped.' if stop() else 'Embedded PostgreSQL was not running.')"
+
+# Back to a fresh checkout's state: no database (the next `make run` provisions the demo again).
+reset: stop
+	rm -rf .local/pgdata staticfiles
 
 test: install
 	$(BIN)/ruff check .
