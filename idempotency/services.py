@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -25,6 +26,17 @@ from tenants.models import User
 #: How long a result is replayed; older rows count as absent whether purged or not.
 RETENTION = dt.timedelta(hours=24)
 HEADER = "Idempotency-Key"
+
+
+@dataclass(frozen=True)
+class KeyedRequest:
+    """A request under a key, as its stored result is checked against: method, path (with
+    its query) and a digest of its body."""
+
+    key: str
+    method: str
+    path: str
+    body_digest: str
 
 
 class IdempotencyKeyReused(DomainError):
@@ -51,31 +63,30 @@ def idempotency_lock(*, user: User, key: str) -> None:
         raise Conflict("A request with this Idempotency-Key is still in progress; retry later.")
 
 
-def idempotency_result_get(
-    *, user: User, key: str, method: str, path: str, body_digest: str
-) -> IdempotencyKey | None:
-    """The stored, unexpired result of this request under ``key``; ``IdempotencyKeyReused``
+def idempotency_result_get(*, user: User, request: KeyedRequest) -> IdempotencyKey | None:
+    """The stored, unexpired result of ``request`` under its key; ``IdempotencyKeyReused``
     when the key's stored request is a different one."""
     stored = IdempotencyKey.objects.filter(
-        user=user, key=key, created_at__gt=timezone.now() - RETENTION
+        user=user, key=request.key, created_at__gt=timezone.now() - RETENTION
     ).first()
     if stored is None:
         return None
-    if (stored.method, stored.path, stored.body_digest) != (method, path, body_digest):
+    if (stored.method, stored.path, stored.body_digest) != (
+        request.method, request.path, request.body_digest,
+    ):  # fmt: skip
         raise IdempotencyKeyReused()
     return stored
 
 
 def idempotency_result_store(
-    *, user: User, key: str, method: str, path: str, body_digest: str, status_code: int,
-    response_body: str,
-) -> IdempotencyKey:  # fmt: skip
-    """Store a successful result under ``key``, replacing an expired one; must run in the
-    transaction of the change (and of ``idempotency_lock``)."""
+    *, user: User, request: KeyedRequest, status_code: int, response_body: str
+) -> IdempotencyKey:
+    """Store a successful result under the request's key, replacing an expired one; must run
+    in the transaction of the change (and of ``idempotency_lock``)."""
     stored, _ = IdempotencyKey.objects.update_or_create(
-        user=user, key=key,
+        user=user, key=request.key,
         defaults={
-            "method": method, "path": path, "body_digest": body_digest,
+            "method": request.method, "path": request.path, "body_digest": request.body_digest,
             "status_code": status_code, "response_body": response_body,
             "created_at": timezone.now(),
         },

@@ -4,7 +4,8 @@ and their purge are ``idempotency.services``.
 Any authenticated ``POST`` may carry the header: 1-255 printable ASCII characters, else a
 ``400`` (a malformed header, like a malformed ``X-Workspace-ID``). Other methods are
 idempotent already and ignore it, as does ``POST /auth/token``, which has no caller yet to
-keep results for.
+keep results for, and a ``POST`` answered with a file instead of JSON (nothing is stored: it
+changes nothing, and a retry makes the file again).
 """
 
 from __future__ import annotations
@@ -12,35 +13,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from idempotency.models import IdempotencyKey
-from idempotency.services import HEADER
+from idempotency.services import HEADER, KeyedRequest
 from optiflow.api.exceptions import BadRequest
 
 KEY = re.compile(r"[\x20-\x7e]{1,255}")
 REPLAYED = "Idempotent-Replayed"
 
 
-@dataclass(frozen=True)
-class IdempotentRequest:
-    """What a stored result is keyed and checked by."""
-
-    key: str
-    method: str
-    path: str
-    body_digest: str
-
-
-def idempotent_request(request: Request) -> IdempotentRequest | None:
+def keyed_request(request: Request) -> KeyedRequest | None:
     """The key and fingerprint of a ``POST`` that carries one; ``None`` for any other request.
     Reads the body (a malformed one is the ``400`` it would be anyway)."""
     key = request.headers.get(HEADER)
     if key is None or request.method != "POST" or not request.user.is_authenticated:
+        return None
+    if not isinstance(getattr(request, "accepted_renderer", None), JSONRenderer):
         return None
     if not KEY.fullmatch(key):
         raise BadRequest(f"{HEADER} must be 1 to 255 printable ASCII characters.")
@@ -51,7 +43,7 @@ def idempotent_request(request: Request) -> IdempotentRequest | None:
     path = request.path_info + (f"?{query}" if query else "")
     body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(body.encode()).hexdigest()
-    return IdempotentRequest(key=key, method=request.method, path=path, body_digest=digest)
+    return KeyedRequest(key=key, method=request.method, path=path, body_digest=digest)
 
 
 def rendered_body(response: Response) -> str:

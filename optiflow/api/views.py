@@ -30,7 +30,7 @@ from idempotency import services as idempotency
 from optiflow.api import conditional
 from optiflow.api.access import resolve_access
 from optiflow.api.exceptions import BadRequest
-from optiflow.api.idempotency import idempotent_request, rendered_body, replay
+from optiflow.api.idempotency import keyed_request, rendered_body, replay
 from optiflow.api.query import apply_filters, apply_includes, parse_includes, parse_sort
 from optiflow.api.serializers import shown_fields, validated_data
 from optiflow.api.throttling import rate_limit_headers
@@ -105,16 +105,13 @@ class ApiViewMixin:
         (lock, replay or refusal, then the result stored with the change) or an ``If-Match``
         (checked by ``get_object`` in the same transaction as the write). Authentication and
         rate limiting stay outside it: a retry must not queue behind the first request."""
-        keyed = idempotent_request(request)
+        keyed = keyed_request(request)
         if keyed is None and not conditional.wants_precondition(request):
             return handler(request, *args, **kwargs)
         with transaction.atomic():
             if keyed is not None:
                 idempotency.idempotency_lock(user=request.user, key=keyed.key)
-                stored = idempotency.idempotency_result_get(
-                    user=request.user, key=keyed.key, method=keyed.method, path=keyed.path,
-                    body_digest=keyed.body_digest,
-                )  # fmt: skip
+                stored = idempotency.idempotency_result_get(user=request.user, request=keyed)
                 if stored is not None:
                     return replay(stored)
             response = handler(request, *args, **kwargs)
@@ -122,11 +119,17 @@ class ApiViewMixin:
                 transaction.set_rollback(True)
             elif keyed is not None:
                 idempotency.idempotency_result_store(
-                    user=request.user, key=keyed.key, method=keyed.method, path=keyed.path,
-                    body_digest=keyed.body_digest, status_code=response.status_code,
+                    user=request.user, request=keyed, status_code=response.status_code,
                     response_body=rendered_body(response),
                 )  # fmt: skip
             return response
+
+    def check_if_match(self, current_etag: str) -> None:
+        """``412`` unless the request's ``If-Match`` (if any) holds ``current_etag``: for a
+        write, called under the lock of the record it changes (``ApiViewSet.get_object``
+        does it for the URL's record)."""
+        if not conditional.if_match_holds(self.request, current_etag):
+            raise conditional.PreconditionFailed()
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
         response = self.conditional_response(request, response)
@@ -266,10 +269,6 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         write is done."""
         queryset = apply_includes(self.get_queryset(), self.detail_includes, self)
         return queryset.select_for_update(of=("self",)).get(pk=instance.pk)
-
-    def check_if_match(self, current_etag: str) -> None:
-        if not conditional.if_match_holds(self.request, current_etag):
-            raise conditional.PreconditionFailed()
 
     def etag(self, instance: Model) -> str:
         """The ETag of ``instance``'s canonical representation: its detail body without
