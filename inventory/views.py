@@ -42,6 +42,7 @@ from inventory.serializers import (
 )
 from optiflow.api.access import WORKSPACE_HEADER, Access
 from optiflow.api.permissions import AUTHENTICATED
+from optiflow.api.schema import WORKSPACE_ID_SCHEMA
 from optiflow.api.views import (
     ApiViewSet,
     CreateMixin,
@@ -259,7 +260,7 @@ class StockMovementViewSet(ListMixin, RetrieveMixin, ApiViewSet):
 
 
 @extend_schema_view(create=extend_schema(parameters=[OpenApiParameter(
-    WORKSPACE_HEADER, int, location=OpenApiParameter.HEADER,
+    WORKSPACE_HEADER, WORKSPACE_ID_SCHEMA, location=OpenApiParameter.HEADER,
     description="Workspace used when the body has no `workspace_id`.",
 )]))  # fmt: skip
 class InitialStockViewSet(CreateMixin, ApiViewSet):
