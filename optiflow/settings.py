@@ -213,7 +213,15 @@ SPECTACULAR_SETTINGS = {
 }
 
 CORS_ALLOWED_ORIGINS = env_list("OPTIFLOW_CORS_ORIGINS")
-CORS_EXPOSE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After", "X-Request-Id"]
+# A browser app reads the ETag it sends back as If-Match, and sees replayed answers.
+CORS_EXPOSE_HEADERS = [
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "Retry-After",
+    "X-Request-Id",
+    "ETag",
+    "Idempotent-Replayed",
+]
 CORS_ALLOW_HEADERS = [
     "accept",
     "authorization",
@@ -221,6 +229,8 @@ CORS_ALLOW_HEADERS = [
     "x-request-id",
     "x-workspace-id",
     "idempotency-key",
+    "if-match",
+    "if-none-match",
 ]
 
 # Production safety: everything below is on unless DEBUG, and tunable for proxies.
