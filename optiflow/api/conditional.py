@@ -38,12 +38,10 @@ def _listed(header: str) -> list[str]:
 
 def if_match_holds(request: Request, current: str) -> bool:
     """RFC 9110 §13.1.1: ``*`` or one of the listed tags, compared strongly (a weak ``W/``
-    tag never matches). Without the header every write proceeds."""
-    header = request.headers.get(IF_MATCH)
-    if header is None:
-        return True
-    tags = _listed(header)
-    return "*" in tags or current in tags
+    tag never matches). Without a tag (no header, or an empty one, as Django's own
+    conditional views read it) every write proceeds."""
+    tags = _listed(request.headers.get(IF_MATCH, ""))
+    return not tags or "*" in tags or current in tags
 
 
 def if_none_match_hits(request: Request, current: str) -> bool:
@@ -56,4 +54,4 @@ def if_none_match_hits(request: Request, current: str) -> bool:
 
 
 def wants_precondition(request: Request) -> bool:
-    return request.method in WRITE_METHODS and IF_MATCH in request.headers
+    return request.method in WRITE_METHODS and bool(_listed(request.headers.get(IF_MATCH, "")))

@@ -271,8 +271,9 @@ class AutoSchema(openapi.AutoSchema):
                 params.append(header_param(IF_NONE_MATCH, {"type": "string"}, description))
             elif self.method in ("POST", "PUT", "PATCH", "DELETE"):
                 description = (
-                    "The `ETag` the change is based on: if the record has changed since "
-                    "(compared under its row lock), `412` and nothing is written."
+                    "The `ETag` the change is based on (or `*`: any version): if the record "
+                    "has changed since (compared under its row lock), `412` and nothing is "
+                    "written. Empty: no condition."
                 )
                 params.append(header_param(IF_MATCH, {"type": "string"}, description))
         return params
