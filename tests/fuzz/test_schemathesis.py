@@ -101,6 +101,9 @@ def fuzz_config(django_db_blocker) -> str:
     models = {*RESOURCES.values(), *BODY_IDS.values()}
     with django_db_blocker.unblock(), schema_context(f"t_{SLUG}"):
         dictionaries = [f"[dictionaries.{m.__name__}]\nvalues = {ids(m)}\n" for m in models]
+    # A generated If-Match is never the record's ETag: mostly send `*` (any version), so that
+    # writes reach their rules instead of all stopping at 412.
+    dictionaries.append('[dictionaries.AnyVersion]\nvalues = ["*"]\n')
     lines = [
         "[generation]",
         "# A header or query parameter the document does not list is no invalid data: HTTP",
@@ -113,6 +116,7 @@ def fuzz_config(django_db_blocker) -> str:
         *sorted(dictionaries),
         "[parameters]",
         f'"path.user_id" = {binding(User)}',  # a workspace's member
+        f'"header.If-Match" = {{ dictionary = "AnyVersion", probability = {REAL_ID_PROBABILITY} }}',
         *(f'"{key}" = {binding(model)}' for key, model in BODY_IDS.items()),
         "",
     ]
