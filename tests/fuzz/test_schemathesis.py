@@ -90,13 +90,14 @@ def demo_token(provisioned, django_db_blocker) -> tuple[int, str]:
 
 
 def fuzz_config(django_db_blocker) -> str:
-    """``schemathesis.toml``: real ids of the demo tenant for path ids and body references."""
+    """``schemathesis.toml``: real ids of the demo tenant for path ids and body references,
+    and ``If-Match: *`` for writes that send one."""
 
     def ids(model: type[Model]) -> str:
         return json.dumps(list(model.objects.order_by("pk").values_list("pk", flat=True)))
 
-    def binding(model: type[Model]) -> str:
-        return f'{{ dictionary = "{model.__name__}", probability = {REAL_ID_PROBABILITY} }}'
+    def binding(dictionary: str) -> str:
+        return f'{{ dictionary = "{dictionary}", probability = {REAL_ID_PROBABILITY} }}'
 
     models = {*RESOURCES.values(), *BODY_IDS.values()}
     with django_db_blocker.unblock(), schema_context(f"t_{SLUG}"):
@@ -115,16 +116,16 @@ def fuzz_config(django_db_blocker) -> str:
         "",
         *sorted(dictionaries),
         "[parameters]",
-        f'"path.user_id" = {binding(User)}',  # a workspace's member
-        f'"header.If-Match" = {{ dictionary = "AnyVersion", probability = {REAL_ID_PROBABILITY} }}',
-        *(f'"{key}" = {binding(model)}' for key, model in BODY_IDS.items()),
+        f'"path.user_id" = {binding(User.__name__)}',  # a workspace's member
+        f'"header.If-Match" = {binding("AnyVersion")}',
+        *(f'"{key}" = {binding(model.__name__)}' for key, model in BODY_IDS.items()),
         "",
     ]
     for prefix, model in RESOURCES.items():
         lines += [
             "[[operations]]",
             f'include-path-regex = "^/api/v1/{prefix}/"',
-            f'parameters = {{ "path.id" = {binding(model)} }}',
+            f'parameters = {{ "path.id" = {binding(model.__name__)} }}',
             "",
         ]
     return "\n".join(lines)
