@@ -12,13 +12,13 @@ WORKERS ?= 1
 WORKER_CONCURRENCY ?= 8
 FUZZ_EXAMPLES ?= 300
 # Benchmark modules run by `make bench` (bench/<name>.py); `make bench BENCHES=api` runs one.
-BENCHES ?= api pdf tenants webhooks server
+BENCHES ?= api pdf tenants webhooks server cursor
 
 # A per-checkout secret key, generated once, unless the environment provides one.
 DJANGO_SECRET_KEY ?= $(shell cat .local/secret_key 2>/dev/null || (mkdir -p .local && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" | tee .local/secret_key))
 export DJANGO_SECRET_KEY
 
-.PHONY: install run test lint bench fuzz pdf-preview
+.PHONY: install run stop reset test lint bench fuzz pdf-preview
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" DJANGO_SECURE_COOKIES=0 WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
 		WORKER_CONCURRENCY=$(WORKER_CONCURRENCY) $(BIN)/honcho start --port $(PORT) \
 		--concurrency worker=$(WORKERS)
+
+# `make run` leaves the embedded PostgreSQL running for the next command; this stops it.
+stop: install
+	@$(BIN)/python -c "from optiflow.embedded_db import embedded_database_stop as stop; \
+		print('Embedded PostgreSQL stopped.' if stop() else 'Embedded PostgreSQL was not running.')"
+
+# Back to a fresh checkout's state: no database (the next `make run` provisions the demo again).
+reset: stop
+	rm -rf .local/pgdata staticfiles
 
 test: install
 	$(BIN)/ruff check .

@@ -40,7 +40,13 @@ from billing.serializers import (
     QuotationSerializer,
     QuotationUpdateSerializer,
 )
-from billing.services.invoices import invoice_create, invoice_issue, invoice_update, invoice_void
+from billing.services.invoices import (
+    invoice_create,
+    invoice_issue,
+    invoice_lock,
+    invoice_update,
+    invoice_void,
+)
 from billing.services.numbering import document_series_create, document_series_update
 from billing.services.payments import payment_create, payment_void
 from billing.services.quotations import (
@@ -310,6 +316,12 @@ class PaymentViewSet(ListMixin, RetrieveMixin, CreateMixin, DestroyMixin, ApiVie
     sort_fields = ("paid_at", "amount", "created_at", "id")
     default_sort = "-paid_at"
     include_prefetches = {"invoice": ("invoice",), "contact": ("contact",)}
+
+    def lock_for_write(self, instance: Payment) -> Payment:
+        # `payment_void` locks the invoice, then the payment: the same order here, or a
+        # conditional void and a plain one of the same payment could deadlock.
+        invoice_lock(instance.invoice)
+        return super().lock_for_write(instance)
 
     def perform_create(self, data: dict[str, Any]) -> Payment:
         return payment_create(actor=self.request.user, **data)

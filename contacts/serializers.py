@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from contacts.models import Address, Contact
-from optiflow.api.serializers import IncludableModelSerializer, MoneyField
+from optiflow.api.serializers import IncludableModelSerializer, JSONObjectField, MoneyField
 
 ADDRESS_FIELDS = [
     "type",
@@ -74,7 +74,9 @@ class ContactWriteSerializer(serializers.ModelSerializer):
     """``addresses``, when sent, replaces the contact's whole address list."""
 
     credit_limit = MoneyField(min_value=0, required=False)
-    metadata = serializers.DictField(required=False, help_text="Free-form JSON object.")
+    metadata = JSONObjectField(
+        required=False, help_text="Free-form JSON object; its numbers are stored as JSON numbers."
+    )
     addresses = AddressWriteSerializer(many=True, required=False)
 
     class Meta:

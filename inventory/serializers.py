@@ -184,7 +184,11 @@ class ProductWriteSerializer(serializers.ModelSerializer):
         source="category", queryset=Category.objects.all(), allow_null=True, required=False
     )
     default_tax_id = ScopedRelatedField(
-        source="default_tax", queryset=Tax.objects.all(), allow_null=True, required=False
+        source="default_tax",
+        queryset=Tax.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="On create, default: the tenant's default tax; `null` for none.",
     )
     price = non_negative()
     cost = non_negative(allow_null=True, required=False)

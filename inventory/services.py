@@ -162,7 +162,11 @@ def _product_check(product: Product, *, sent: Mapping[str, Any], was_tracked: bo
 def product_create(
     *, actor: User, initial_stock: Sequence[InitialStock] = (), **fields: Any
 ) -> Product:
-    """Service and digital products never track stock; physical ones do unless told not to."""
+    """Service and digital products never track stock; physical ones do unless told not to.
+    Without a ``default_tax`` the product gets the tenant's default tax (SPEC §8.4); an
+    explicit ``None`` keeps it without one."""
+    if "default_tax" not in fields:
+        fields["default_tax"] = Tax.objects.filter(is_default=True, is_active=True).first()
     product = Product(**fields)
     _product_check(product, sent=fields, was_tracked=False)
     if initial_stock and not product.track_stock:
@@ -379,10 +383,12 @@ def initial_stock_create(
     return level
 
 
-def stock_level_update(*, level: StockLevel, minimum_quantity: Decimal) -> StockLevel:
-    """Only the minimum is set by hand; the quantity moves through ``stock_apply``."""
-    level.minimum_quantity = minimum_quantity
-    level.save(update_fields=["minimum_quantity", "updated_at"])
+def stock_level_update(*, level: StockLevel, minimum_quantity: Decimal | None = None) -> StockLevel:
+    """Only the minimum is set by hand; the quantity moves through ``stock_apply``. Without
+    a new minimum nothing changes."""
+    if minimum_quantity is not None:
+        level.minimum_quantity = minimum_quantity
+        level.save(update_fields=["minimum_quantity", "updated_at"])
     return level
 
 

@@ -50,6 +50,7 @@ from inventory.serializers import (
 )
 from optiflow.api.access import WORKSPACE_HEADER
 from optiflow.api.permissions import AUTHENTICATED, permission_table
+from optiflow.api.schema import WORKSPACE_ID_SCHEMA
 from optiflow.api.views import (
     ApiViewSet,
     CreateMixin,
@@ -223,8 +224,10 @@ class StockLevelViewSet(ListMixin, RetrieveMixin, ApiViewSet):
         return selectors.stock_level_list()
 
     def partial_update(self, request: Request, pk: str) -> Response:
-        """Set the minimum quantity (the only field written here)."""
-        level = services.stock_level_update(level=self.get_object(), **self.validated_input())
+        """Set the minimum quantity (the only field written here); `{}` changes nothing, as
+        with every `PATCH`."""
+        level = self.get_object()
+        level = services.stock_level_update(level=level, **self.validated_input(partial=True))
         return self.respond(level)
 
 
@@ -248,7 +251,7 @@ class StockMovementViewSet(ListMixin, RetrieveMixin, ApiViewSet):
         parameters=[
             OpenApiParameter(
                 WORKSPACE_HEADER,
-                int,
+                WORKSPACE_ID_SCHEMA,
                 location=OpenApiParameter.HEADER,
                 description="Workspace used when the body has no `workspace_id`.",
             )
@@ -330,8 +333,7 @@ class StockTransferViewSet(ListMixin, RetrieveMixin, CreateMixin, ApiViewSet):
     def create(self, request: Request, *args, **kwargs) -> Response:
         transfer = self.perform_create(self.validated_input())
         # Answered unscoped: neither end need be the request's workspace.
-        fresh = self.filter_queryset(self.queryset).get(pk=transfer.pk)
-        return Response({"data": self.get_serializer(fresh).data}, status=status.HTTP_201_CREATED)
+        return self.respond(transfer, status.HTTP_201_CREATED, self.queryset)
 
     def perform_create(self, data: dict[str, Any]) -> StockTransfer:
         items = [services.TransferItem(**item) for item in data.pop("items")]

@@ -9,6 +9,7 @@ commands, so the second ``make run`` or ``make test`` starts instantly.
 from __future__ import annotations
 
 import os
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -30,3 +31,21 @@ def embedded_database_url() -> str:
     url = server.get_uri()
     os.environ["DATABASE_URL"] = url
     return url
+
+
+def embedded_database_stop() -> bool:
+    """Stop the embedded server if it runs (``make stop``); whether it was running. Its data
+    stays in ``DATA_DIR`` for the next start."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    if not (DATA_DIR / "postmaster.pid").exists():
+        return False
+    # pgserver runs PostgreSQL as a user of its own when started by root, which refuses root.
+    user = "pgserver" if os.name == "posix" and os.geteuid() == 0 else None
+    try:
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=DATA_DIR, user=user)
+    except subprocess.CalledProcessError:  # a stale pid file: nothing runs
+        return False
+    return True

@@ -59,7 +59,13 @@ def database_from_url(url: str) -> dict:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
+#: Generated once per checkout by the Makefile. Read when the environment gives no key, so
+#: `manage.py` commands work in a checkout after `make run` without exporting anything; a
+#: deployment (no such file) still has to provide `DJANGO_SECRET_KEY`.
+CHECKOUT_SECRET_KEY_FILE = BASE_DIR / ".local" / "secret_key"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY and CHECKOUT_SECRET_KEY_FILE.is_file():
+    SECRET_KEY = CHECKOUT_SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off.")
@@ -107,6 +113,7 @@ TENANT_APPS = [
     "billing",
     "company",
     "webhooks",
+    "idempotency",
 ]
 if OPTIFLOW_METRICS:
     SHARED_APPS.append("django_prometheus")
@@ -283,7 +290,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["optiflow.api.throttling.RateLimitThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["optiflow.api.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "optiflow.api.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "optiflow.api.pagination.ListPagination",
     "EXCEPTION_HANDLER": "optiflow.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "optiflow.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -298,6 +305,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No validator badge: it would send the schema's URL to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
@@ -307,6 +316,8 @@ SPECTACULAR_SETTINGS = {
         "StockLevelStatusEnum": "inventory.models.StockLevel.Status",
         "InvoiceStatusEnum": "billing.models.Invoice.Status",
         "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+        "PermissionEnum": "tenants.access.PERMISSIONS",
+        "AbilityEnum": "tenants.serializers.ABILITY_CHOICES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -315,7 +326,15 @@ SPECTACULAR_SETTINGS = {
 }
 
 CORS_ALLOWED_ORIGINS = env_list("OPTIFLOW_CORS_ORIGINS")
-CORS_EXPOSE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "Retry-After", "X-Request-Id"]
+# A browser app reads the ETag it sends back as If-Match, and sees replayed answers.
+CORS_EXPOSE_HEADERS = [
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "Retry-After",
+    "X-Request-Id",
+    "ETag",
+    "Idempotent-Replayed",
+]
 CORS_ALLOW_HEADERS = [
     "accept",
     "authorization",
@@ -323,6 +342,8 @@ CORS_ALLOW_HEADERS = [
     "x-request-id",
     "x-workspace-id",
     "idempotency-key",
+    "if-match",
+    "if-none-match",
 ]
 
 # Production safety: everything below is on unless DEBUG, and tunable for proxies.

@@ -1,18 +1,15 @@
 """``/api/v1/`` of a tenant: every resource's routes, the health check and the docs."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from optiflow.api.docs import RedocView, SwaggerView
 from optiflow.api.views import HealthView, ReadinessView
 
 docs_urlpatterns = [
     path("schema", SpectacularAPIView.as_view(throttle_classes=[]), name="schema"),
-    path(
-        "docs", SpectacularSwaggerView.as_view(url_name="schema", throttle_classes=[]), name="docs"
-    ),
-    path(
-        "redoc", SpectacularRedocView.as_view(url_name="schema", throttle_classes=[]), name="redoc"
-    ),
+    path("docs", SwaggerView.as_view(url_name="schema", throttle_classes=[]), name="docs"),
+    path("redoc", RedocView.as_view(url_name="schema", throttle_classes=[]), name="redoc"),
 ]
 
 urlpatterns = [

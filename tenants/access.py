@@ -137,6 +137,16 @@ class Access:
             return frozenset()
         return frozenset(p for p in held_anywhere if p.endswith(":view") or p == VIEW_ALL)
 
+    def granted_by(self, membership: Membership) -> frozenset[str]:
+        """What ``membership`` grants its user, whatever this token allows (``/me`` shows
+        both, SPEC §3)."""
+        return effective_permissions(
+            is_tenant_admin=self.user.is_tenant_admin,
+            role=membership.role,
+            member_permissions=membership.permissions,
+            abilities=[ALL_ABILITIES],
+        )
+
     def membership(self, workspace: Workspace | None) -> Membership | None:
         if workspace is None:
             return None

@@ -27,7 +27,16 @@ class WorkspaceRefSerializer(serializers.Serializer):
 # --- tokens ---------------------------------------------------------------------------------
 
 
+def permission_list(choices=PERMISSIONS, **kwargs) -> serializers.ListField:
+    """A list of permission strings, typed as an array of the permission enum."""
+    return serializers.ListField(child=serializers.ChoiceField(choices=choices), **kwargs)
+
+
 class TokenSerializer(serializers.ModelSerializer):
+    abilities = permission_list(
+        ABILITY_CHOICES, read_only=True, help_text='Permission strings; `["*"]` is all of them.'
+    )
+
     class Meta:
         model = ApiToken
         fields = ["id", "name", "abilities", "last_used_at", "expires_at", "created_at"]
@@ -49,8 +58,8 @@ class NewTokenSerializer(TokenSerializer):
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    abilities = serializers.ListField(
-        child=serializers.ChoiceField(choices=ABILITY_CHOICES),
+    abilities = permission_list(
+        ABILITY_CHOICES,
         default=lambda: [ALL_ABILITIES],
         help_text='Permission strings; default `["*"]` (everything the user holds).',
     )
@@ -90,7 +99,9 @@ class UserUpdateSerializer(serializers.Serializer):
 class MembershipSummarySerializer(serializers.Serializer):
     workspace = WorkspaceRefSerializer(read_only=True)
     role = serializers.CharField(read_only=True)
-    permissions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    permissions = permission_list(
+        read_only=True, help_text="What the membership grants, whatever the token allows."
+    )
 
 
 class MeSerializer(serializers.Serializer):
@@ -100,7 +111,10 @@ class MeSerializer(serializers.Serializer):
     is_tenant_admin = serializers.BooleanField()
     current_workspace = WorkspaceRefSerializer(allow_null=True)
     memberships = MembershipSummarySerializer(many=True)
-    permissions = serializers.ListField(child=serializers.CharField())
+    permissions = permission_list(
+        help_text="Effective in the current workspace: the membership's, within the token's "
+        "abilities."
+    )
 
 
 # --- workspaces -----------------------------------------------------------------------------
@@ -145,6 +159,7 @@ class MemberSerializer(serializers.ModelSerializer):
     user = UserSerializer(read_only=True)
     user_id = serializers.IntegerField(read_only=True)
     workspace_id = serializers.IntegerField(read_only=True)
+    permissions = permission_list(read_only=True)
 
     class Meta:
         model = Membership
@@ -155,13 +170,9 @@ class MemberSerializer(serializers.ModelSerializer):
 class MemberCreateSerializer(serializers.Serializer):
     user_id = ScopedRelatedField(source="user", queryset=User.objects.all())
     role = serializers.ChoiceField(choices=[ROLE_ADMIN, ROLE_MEMBER])
-    permissions = serializers.ListField(
-        child=serializers.ChoiceField(choices=PERMISSIONS), required=False
-    )
+    permissions = permission_list(required=False)
 
 
 class MemberUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=[ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER], required=False)
-    permissions = serializers.ListField(
-        child=serializers.ChoiceField(choices=PERMISSIONS), required=False
-    )
+    permissions = permission_list(required=False)

@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from optiflow.api.conditional import etag, wants_precondition
 from optiflow.api.permissions import (
     AUTHENTICATED,
     HeldInWorkspace,
@@ -73,12 +74,16 @@ class AuthTokenView(ApiView):
 
 
 class MeView(ApiView):
+    """The caller: `memberships[].permissions` are what each membership grants; the top-level
+    `permissions`, those in the current workspace within the token's abilities (SPEC §3)."""
+
     required_permissions = permission_table(get=AUTHENTICATED)
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         access = request.access
         user = access.user
+
         workspace = access.workspace
         data = {
             "id": user.pk,
@@ -90,7 +95,7 @@ class MeView(ApiView):
                 {
                     "workspace": m.workspace,
                     "role": m.role,
-                    "permissions": sorted(access.permissions_in(m.workspace)),
+                    "permissions": sorted(access.granted_by(m)),
                 }
                 for m in access.memberships
             ],
@@ -200,6 +205,9 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
         "destroy": (IsWorkspaceOwner(), HeldInWorkspace("workspaces:manage")),
     }
 
+    # `If-Match` on `/members/{user_id}` is the member's, not the workspace's.
+    own_precondition_actions = frozenset({"member"})
+
     def base_queryset(self) -> QuerySet[Workspace]:
         return self.queryset.filter(pk__in=self.request.access.own_workspace_ids())
 
@@ -241,13 +249,14 @@ class WorkspaceViewSet(RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Ap
     @extend_schema(methods=["DELETE"], request=None, responses={204: None})
     @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<user_id>[0-9]+)")
     def member(self, request: Request, pk: str, user_id: str) -> Response:
-        membership = (
-            Membership.objects.select_related("user", "workspace")
-            .filter(workspace=self.get_object(), user_id=int(user_id))
-            .first()
-        )
+        workspace = self.get_object()
+        memberships = Membership.objects.select_related("user", "workspace")
+        if wants_precondition(request):  # in `call_handler`'s transaction
+            memberships = memberships.select_for_update(of=("self",))
+        membership = memberships.filter(workspace=workspace, user_id=int(user_id)).first()
         if membership is None:
             raise exceptions.NotFound("Member not found.")
+        self.check_if_match(etag(MemberSerializer(membership).data))
         if request.method == "DELETE":
             services.membership_remove(membership=membership)
             return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,7 +16,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from optiflow.api.exceptions import BadRequest
 from optiflow.api.permissions import AUTHENTICATED, permission_table
 from optiflow.api.views import (
     ApiViewSet,
@@ -51,26 +50,18 @@ def managed_subscriptions(access: Access) -> QuerySet[WebhookSubscription]:
     return selectors.subscription_list(workspace_ids=access.visible_workspace_ids(MANAGE))
 
 
-AFTER = OpenApiParameter(
-    "after",
-    str,
-    description="An event id: only the events that follow it (catch up after missed "
-    "webhooks). An id that is not in the list is a `400`.",
-)
 EVENT_ID = OpenApiParameter(
     "id", str, OpenApiParameter.PATH, description="The event's id, `evt_` and 32 hex digits."
 )
 
 
-@extend_schema_view(
-    list=extend_schema(parameters=[AFTER]), retrieve=extend_schema(parameters=[EVENT_ID])
-)
+@extend_schema_view(retrieve=extend_schema(parameters=[EVENT_ID]))
 class EventViewSet(ListMixin, RetrieveMixin, ApiViewSet):
     """Domain events in id order (oldest first), kept 30 days. A caller sees an event when they
     hold its kind's view permission (`invoice.*`: `invoices:view`, `payment.*`:
     `payments:view`, `quotation.*`: `quotations:view`, `product.*` and `stock.*`:
     `inventory:view`) in one of its workspaces. A consumer that missed webhooks catches up
-    with `after={last event id}`."""
+    with `after={last event id}` (cursor pagination, SPEC §6)."""
 
     serializer_class = EventSerializer
     required_permissions = permission_table(read=AUTHENTICATED)
@@ -79,6 +70,7 @@ class EventViewSet(ListMixin, RetrieveMixin, ApiViewSet):
     lookup_url_kwarg = "pk"
     # Any segment routes here, so an id that is no event id is a 404 after authentication.
     lookup_value_regex = r"[^/]+"
+    row_id_pattern = r"evt_[0-9a-f]{32}"
 
     def base_queryset(self) -> QuerySet[Event]:
         access = self.request.access
@@ -90,23 +82,6 @@ class EventViewSet(ListMixin, RetrieveMixin, ApiViewSet):
                 for permission in set(EVENT_PERMISSIONS.values())
             }
         )
-
-    def filter_queryset(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
-        queryset = super().filter_queryset(queryset)
-        return self.after_cursor(queryset) if self.action == "list" else queryset
-
-    def after_cursor(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
-        # Seam for issue-9: its cursor pagination (`after`/`before` on every list) replaces
-        # this method; events' cursors are their `evt_…` ids, not integers.
-        cursor = self.request.query_params.get("after")
-        if cursor is None:
-            return queryset
-        if "page" in self.request.query_params:
-            raise BadRequest("Use either page or after, not both.")
-        position = self.get_queryset().filter(public_id=cursor).values_list("pk", flat=True)
-        if not position:
-            raise BadRequest("The after parameter names no event of this list.")
-        return queryset.filter(pk__gt=position[0])
 
 
 class WebhookViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ApiViewSet):

@@ -24,8 +24,8 @@ def resolve_access(request: Request) -> Access:
     workspace_id = None
     if header is not None:  # present but empty is as wrong as any other non-integer
         workspace_id = parse_integer(header)
-        if workspace_id is None:
-            raise BadRequest(f"{WORKSPACE_HEADER} must be an integer workspace id.")
+        if workspace_id is None or workspace_id < 1:  # ids are positive (the schema says so)
+            raise BadRequest(f"{WORKSPACE_HEADER} must be a positive integer workspace id.")
     try:
         return access_for(user=request.user, token=request.auth, workspace_id=workspace_id)
     except Workspace.DoesNotExist:

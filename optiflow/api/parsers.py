@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import io
+import json
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import parsers
@@ -19,17 +20,31 @@ SQUARE_BRACKETS = bytes.maketrans(b"{}", b"[]")
 NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 
 
+def json_fraction(text: str) -> Decimal | float:
+    """A JSON number with a fraction or an exponent. Plain decimals (``2.5``) are read exactly,
+    as ``Decimal``; one written with an exponent (``1e2``) stays a ``float``, which decimal
+    fields refuse (SPEC §5) and free-form objects store as any JSON number."""
+    return float(text) if "e" in text or "E" in text else Decimal(text)
+
+
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, also refusing (``400 Malformed JSON``) text that PostgreSQL cannot
-    store anywhere in the body, key or value: a NUL (``"\\u0000"``) or an unpaired surrogate
-    (``"\\ud800"``, valid JSON syntax but no Unicode character). Left to the database, either
-    would fail the write with a server error."""
+    """DRF's JSON parser, reading numbers exactly (``json_fraction``; ``NaN`` and ``Infinity``
+    become floats that every field refuses with a ``422`` under its name), and refusing
+    (``400 Malformed JSON``) text that PostgreSQL cannot store anywhere in the body, key or
+    value: a NUL (``"\\u0000"``) or an unpaired surrogate (``"\\ud800"``, valid JSON syntax
+    but no Unicode character). Left to the database, either would fail the write with a
+    server error. Nesting deeper than ``MAX_JSON_DEPTH`` is refused before parsing, which
+    recurses (SPEC §5: ``400``)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read() if stream is not None else b""
         if json_too_deep(raw):
             raise ParseError(DRF_JSON_ERROR_PREFIX + f"nested deeper than {MAX_JSON_DEPTH} levels.")
-        data = super().parse(io.BytesIO(raw), media_type, parser_context)
+        try:
+            text = raw.decode(parsers.get_encoding(parser_context or {}))
+            data = json.loads(text, parse_float=json_fraction, parse_constant=float)
+        except ValueError as exc:  # malformed JSON, or bytes that are not the charset's
+            raise ParseError(DRF_JSON_ERROR_PREFIX + str(exc)) from None
         for text in strings(data):
             if "\x00" in text:
                 raise ParseError(

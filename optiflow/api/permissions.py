@@ -55,9 +55,13 @@ class HasPermission(BasePermission):
         if key not in required:
             return False
         access: Access = request.access
+        needed = required[key]
         if getattr(view, "workspace_scoped", False):
             access.require_workspace()
-        access.require(*required[key])
+        elif access.workspace is None and not all(access.has(p) for p in needed):
+            # Permissions are held per workspace: without one there is nothing to check.
+            access.require_workspace()
+        access.require(*needed)
         return True
 
 

@@ -182,10 +182,10 @@ def any_of_pattern(item: str) -> str:
 
 
 def names_pattern(names: Iterable[str], prefix: str = "") -> str:
-    """``sort`` / ``include``: names from ``names`` (``prefix``ed), blanks between commas
-    ignored."""
-    choice = "(?:" + "|".join(re.escape(name) for name in sorted(names)) + ")"
-    return rf"^[\s,]*(?:{prefix}{choice}[\s,]*)*$"
+    """``sort`` / ``include``: names from ``names`` (``prefix``ed), separated by commas;
+    spaces and empty items between commas are ignored, as the parsers ignore them."""
+    item = prefix + "(?:" + "|".join(re.escape(name) for name in sorted(names)) + ")"
+    return rf"^[\s,]*(?:{item}(?:\s*,[\s,]*{item})*)?[\s,]*$"
 
 
 def filter_pattern(flt: django_filters.Filter) -> str | None:
@@ -264,7 +264,7 @@ def parse_sort(request: Request, view) -> list[str]:
         if not item:
             continue
         descending = item.startswith("-")
-        name = item.lstrip("-")
+        name = item[1:] if descending else item
         if name not in sort_fields:
             allowed = ", ".join(sorted(sort_fields)) or "none"
             raise BadRequest(f"Unknown sort field '{name}'. Allowed sort fields: {allowed}.")

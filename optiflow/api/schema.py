@@ -6,9 +6,13 @@
 * List operations list their real ``filter[...]``, ``sort`` and ``include`` parameters, with
   patterns, read from the same viewset attributes the grammar enforces; every authenticated
   operation documents ``X-Workspace-ID``.
-* Request bodies say exactly what is accepted (decimal patterns, partial ``PUT``), and
-  responses what is sent (blank values of blank-able fields): schemathesis holds the server
-  to it (``tests/fuzz``).
+* Request bodies say exactly what is accepted (decimals as a number or a string of the
+  field's pattern, bounds, ``minItems`` of line lists, partial ``PUT``), and responses what is
+  sent (blank values of blank-able fields): schemathesis holds the server to it
+  (``tests/fuzz``).
+* The headers of the request conventions: ``Idempotency-Key`` on ``POST``, ``If-Match`` on a
+  record's writes and ``If-None-Match`` on its reads, with ``ETag``, ``304``, ``409`` and
+  ``412`` where they apply.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import copy
 import inspect
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -24,12 +29,14 @@ from drf_spectacular.plumbing import (
     ResolvedComponent,
     force_instance,
     get_override,
-    is_list_serializer,
     is_serializer,
 )
 from rest_framework import serializers
 
+from idempotency.services import HEADER as IDEMPOTENCY_HEADER
 from optiflow.api.access import WORKSPACE_HEADER
+from optiflow.api.conditional import IF_MATCH, IF_NONE_MATCH
+from optiflow.api.idempotency import REPLAYED
 from optiflow.api.query import (
     AnyOfFilter,
     BoolFilter,
@@ -39,19 +46,32 @@ from optiflow.api.query import (
     names_pattern,
 )
 from optiflow.api.renderers import FileRenderer
-from optiflow.api.serializers import decimal_pattern
+from optiflow.api.serializers import decimal_bounds, decimal_pattern
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 VALIDATION_ERROR = {"$ref": "#/components/schemas/ValidationError"}
 ERROR_DESCRIPTIONS = {
-    "400": "Malformed request: bad JSON or an unknown query parameter value.",
+    "400": "Malformed request: bad JSON, a malformed header (`X-Workspace-ID`, "
+    "`Idempotency-Key`) or an unknown query parameter value.",
     "401": "Missing, malformed, unknown, expired or revoked token; or wrong credentials.",
     "403": "The caller lacks the permission, or no workspace is selected.",
     "404": "No such record (or `X-Workspace-ID` workspace) in this tenant and workspace.",
-    "409": "Conflict with the current state of the resource.",
+    "409": "Conflict: a request with the same `Idempotency-Key` is still in progress, or a "
+    "concurrent change won the race; retry.",
+    "412": "`If-Match` does not match the record's current `ETag`; nothing was written.",
     "415": "The request body is not JSON.",
-    "422": "Validation failed or a business rule refused the change.",
+    "422": "Validation failed or a business rule refused the change (or the "
+    "`Idempotency-Key` was used for a different request).",
     "429": "Rate limit exceeded; retry after `Retry-After` seconds.",
+}
+#: A workspace id, as ``X-Workspace-ID`` takes it: anything else is a ``400``.
+WORKSPACE_ID_SCHEMA = {"type": "integer", "minimum": 1}
+#: Text without NUL, which no query value may hold (``ApiViewMixin.initial``).
+NO_NUL = "^[^\\u0000]*$"
+ETAG_HEADER = {
+    "schema": {"type": "string"},
+    "description": "Strong tag of the record's current version, for `If-None-Match` and "
+    "`If-Match`. Embedded `include=` records do not take part.",
 }
 RATE_HEADERS = {
     "X-RateLimit-Limit": {"schema": {"type": "integer"}, "description": "Requests per window."},
@@ -97,6 +117,27 @@ COMPONENTS = {
         "properties": {
             name: {"type": "string", "format": "uri", "nullable": name in ("prev", "next")}
             for name in ("first", "last", "prev", "next")
+        },
+    },
+    "CursorMeta": {
+        "type": "object",
+        "description": "A page of a cursor list (`after`/`before`): no totals.",
+        "required": ["path", "per_page", "has_more"],
+        "properties": {
+            "path": {"type": "string", "format": "uri"},
+            "per_page": {"type": "integer"},
+            "has_more": {
+                "type": "boolean",
+                "description": "More rows lie beyond this page, in the direction travelled.",
+            },
+        },
+    },
+    "CursorLinks": {
+        "type": "object",
+        "required": ["first", "prev", "next"],
+        "properties": {
+            name: {"type": "string", "format": "uri", "nullable": name != "first"}
+            for name in ("first", "prev", "next")
         },
     },
 }
@@ -149,14 +190,19 @@ class AutoSchema(openapi.AutoSchema):
             return []
         params = []
         for name, flt in filterset_for(self.view).base_filters.items():
-            pattern = filter_pattern(flt)
-            schema = {"type": "string", **({"pattern": pattern} if pattern else {})}
+            schema = {"type": "string", "pattern": filter_pattern(flt) or NO_NUL}
             params.append(
                 query_param(f"filter[{name}]", self.filter_description(name, flt), schema)
             )
         if self._view_attr("smart_fields"):
             fields = ", ".join(self.view.smart_fields)
-            params.append(query_param("filter[smart]", f"Case-insensitive search in: {fields}."))
+            params.append(
+                query_param(
+                    "filter[smart]",
+                    f"Case-insensitive search in: {fields}.",
+                    {"type": "string", "pattern": NO_NUL},
+                )
+            )
         sort_fields = self._view_attr("sort_fields", ())
         if sort_fields:
             allowed = ", ".join(sorted(sort_fields))
@@ -165,7 +211,7 @@ class AutoSchema(openapi.AutoSchema):
                 f"Comma-separated fields, `-` for descending. Allowed: {allowed}. "
                 f"Default: `{default}`; `id` always breaks ties."
             )
-            schema = {"type": "string", "pattern": names_pattern(sort_fields, prefix="-*")}
+            schema = {"type": "string", "pattern": names_pattern(sort_fields, prefix="-?")}
             params.append(query_param("sort", description, schema))
         return params
 
@@ -201,15 +247,41 @@ class AutoSchema(openapi.AutoSchema):
             # Permissions are held per workspace, so the header matters to every authenticated
             # call; workspace-scoped resources also read and write only that workspace's rows.
             params.append(
-                openapi.OpenApiParameter(
+                header_param(
                     WORKSPACE_HEADER,
-                    int,
-                    location=openapi.OpenApiParameter.HEADER,
-                    description="Workspace to act in, whose permissions apply; default: the "
-                    "current workspace, else the first membership.",
+                    WORKSPACE_ID_SCHEMA,
+                    "Workspace to act in, whose permissions apply; default: the current "
+                    "workspace, else the first membership. Not a positive integer: `400`; no "
+                    "such workspace: `404`.",
                 )
             )
+            if self.method == "POST":
+                params.append(
+                    header_param(
+                        IDEMPOTENCY_HEADER,
+                        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+                        "Makes a retry safe: the first successful answer is stored for 24 hours "
+                        "with the change and replayed (`Idempotent-Replayed: true`) to a retry "
+                        "with the same key, path and body; the same key with another request is "
+                        "a `422`, and while the first is still running a `409`.",
+                    )
+                )
+        if self.is_record_path():
+            if self.method in ("GET", "HEAD") and not self._is_list_view():
+                description = "An `ETag` read before: `304` with no body while it is current."
+                params.append(header_param(IF_NONE_MATCH, {"type": "string"}, description))
+            elif self.method in ("POST", "PUT", "PATCH", "DELETE"):
+                description = (
+                    "The `ETag` the change is based on (or `*`: any version): if the record "
+                    "has changed since (compared under its row lock), `412` and nothing is "
+                    "written. Empty: no condition."
+                )
+                params.append(header_param(IF_MATCH, {"type": "string"}, description))
         return params
+
+    def is_record_path(self) -> bool:
+        """A path of one record (``/invoices/{id}`` and its actions) of an API viewset."""
+        return "{id}" in self.path and hasattr(self.view, "get_object")
 
     def _get_request_for_media_type(self, serializer, direction="request"):
         # PUT is partial like PATCH (`UpdateMixin`): document the same all-optional body.
@@ -226,14 +298,25 @@ class AutoSchema(openapi.AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.DecimalField) and schema.get("format") == "decimal":
             schema["pattern"] = decimal_pattern(field)
-        if is_list_serializer(field) and schema is not None and direction == "request":
-            # drf-spectacular leaves out a list serializer's bounds, such as the 1,000 items
-            # of a document (SPEC §5 "Limits").
+            if direction == "request" and not field.read_only:
+                schema = self.decimal_input(field, schema)
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            # DRF checks these in the list serializer itself, not as validators.
+            least = max(0 if field.allow_empty else 1, field.min_length or 0)
+            if least:
+                schema["minItems"] = least
             if field.max_length is not None:
                 schema["maxItems"] = field.max_length
-            if not field.allow_empty:
-                schema["minItems"] = max(1, field.min_length or 0)
         return schema
+
+    @staticmethod
+    def decimal_input(field: serializers.DecimalField, string: dict) -> dict:
+        """A decimal input: a JSON number or a decimal string (SPEC §5), both bounded as the
+        server bounds them (``optiflow.api.serializers``)."""
+        meta_keys = ("description", "nullable", "default", "title", "writeOnly", "deprecated")
+        meta = {key: string.pop(key) for key in meta_keys if key in string}
+        number = {"type": "number", **decimal_bounds(field)}
+        return {"anyOf": [number, string], **meta}
 
     def _resolve_path_parameters(self, variables):
         # Routes match ids with `[0-9]+` (`lookup_value_regex`), which drf-spectacular
@@ -289,6 +372,13 @@ class AutoSchema(openapi.AutoSchema):
         headers = super()._get_response_headers_for_code(status_code, direction)
         if self._view_attr("throttle_classes", None) != []:
             headers.update(RATE_HEADERS)
+        if status_code in ("200", "201", "304") and self.answers_record():
+            headers["ETag"] = ETAG_HEADER
+        if self.method == "POST" and status_code.startswith("2") and self.is_idempotent():
+            headers[REPLAYED] = {
+                "schema": {"type": "string", "enum": ["true"]},
+                "description": "Present on an answer replayed for an `Idempotency-Key`.",
+            }
         if status_code == "429":
             headers["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds."}
         return headers
@@ -307,6 +397,15 @@ class AutoSchema(openapi.AutoSchema):
             codes += ["400", "415", "422"]
         if self.method == "DELETE":
             codes.append("422")
+        if self.is_idempotent():
+            codes.append("409")
+        if self.is_record_path() and self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes.append("412")
+        if self.is_record_path() and self.method == "GET" and not self._is_list_view():
+            responses["304"] = {
+                "description": "Not modified: `If-None-Match` holds the current `ETag`.",
+                "headers": self._get_response_headers_for_code("304", direction),
+            }
         for code in sorted(set(codes)):
             if code in responses:
                 continue
@@ -320,6 +419,19 @@ class AutoSchema(openapi.AutoSchema):
             if headers:
                 responses[code]["headers"] = headers
         return responses
+
+    def is_idempotent(self) -> bool:
+        return self.method == "POST" and not self._view_attr("public", False)
+
+    def answers_record(self) -> bool:
+        """A single record in the ``{"data": {...}}`` envelope, not a list."""
+        return not self._is_list_view() and self.method != "DELETE"
+
+
+def header_param(name: str, schema: dict, description: str) -> openapi.OpenApiParameter:
+    return openapi.OpenApiParameter(
+        name, schema, location=openapi.OpenApiParameter.HEADER, description=description
+    )
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -335,15 +447,31 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 
 def postprocess_tenant_servers(result: dict, generator, request, public) -> dict:
-    """Add the shared components and the two tenant address forms as servers."""
+    """Add the shared components and the servers: the address the document was read from
+    first (so Swagger UI's "Try it out" calls the host, port and tenant that served it), then
+    the two tenant address forms."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
-    result["servers"] = [
+    result["servers"] = servers(request)
+    return result
+
+
+def servers(request) -> list[dict]:
+    scheme, host = "http", "127.0.0.1:8000"  # `manage.py spectacular`: what `make run` serves
+    here: list[dict] = []
+    if request is not None:
+        scheme, host = request.scheme, request.get_host()
+        prefix = getattr(request, "tenant_path_prefix", None)  # None: the bare host
+        if prefix is not None:
+            here = [{"url": f"{scheme}://{host}{prefix}", "description": "This tenant."}]
+    port = f":{host.rsplit(':', 1)[1]}" if ":" in host.rsplit("]", 1)[-1] else ""
+    return [
+        *here,
         {
             "url": "{scheme}://{host}/t/{tenant}",
             "description": "Path-prefix addressing (works everywhere).",
             "variables": {
-                "scheme": {"default": "http", "enum": ["http", "https"]},
-                "host": {"default": "127.0.0.1:8000"},
+                "scheme": {"default": scheme, "enum": ["http", "https"]},
+                "host": {"default": host},
                 "tenant": {"default": "demo"},
             },
         },
@@ -351,10 +479,9 @@ def postprocess_tenant_servers(result: dict, generator, request, public) -> dict
             "url": "{scheme}://{tenant}.{base_domain}",
             "description": "Subdomain addressing.",
             "variables": {
-                "scheme": {"default": "http", "enum": ["http", "https"]},
+                "scheme": {"default": scheme, "enum": ["http", "https"]},
                 "tenant": {"default": "demo"},
-                "base_domain": {"default": "localhost:8000"},
+                "base_domain": {"default": settings.OPTIFLOW_BASE_DOMAIN + port},
             },
         },
     ]
-    return result

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Model, QuerySet
@@ -175,17 +177,101 @@ def document_items(child: type[serializers.Serializer], **kwargs: Any) -> serial
     )
 
 
-#: The shape of a decimal string; ``DecimalField`` then checks its digits and places.
-DECIMAL_STRING = re.compile(r"-?\d+(?:\.\d+)?")
+# --- what request bodies may hold ---------------------------------------------------------
+# One walk over the parsed body, before DRF validates it (``validated_data``): JSON types as
+# the OpenAPI document states them, decimal inputs, allowed choices, and unknown fields. DRF
+# alone coerces liberally and ignores what it does not know; the schema and this walk agree.
+
+UNKNOWN_FIELD = "Unknown field."
+DECIMAL_TYPE_ERROR = 'Must be a number or a decimal string such as "12.50".'
+DECIMAL_FLOAT_ERROR = "Must be a plain decimal number: no exponent, NaN or Infinity."
+
+#: A nested map of the field names a resource shows (its output serializer), read-only ones
+#: included: ``{"id": {}, "items": {"id": {}, "subtotal": {}, ...}, ...}``.
+Shown = dict[str, "Shown"]
 
 
 def decimal_pattern(field: serializers.DecimalField) -> str:
-    """The decimal strings ``field`` accepts, as the OpenAPI ``pattern`` documents them: an
-    optional sign, at least one digit, and no more whole digits or places than it allows.
-    Exponents, spaces and bare signs or points are refused (DRF alone accepts ``"1e2"``)."""
-    whole = "+" if field.max_whole_digits is None else f"{{1,{field.max_whole_digits}}}"
+    """The decimal strings ``field`` accepts, as the OpenAPI ``pattern`` documents them and
+    ``json_type_errors`` enforces them: JSON's number syntax without an exponent (no leading
+    zeros, spaces or bare points), at most the field's whole digits and places, and no sign
+    where the field takes no negatives, no zero either where it takes only positives."""
     places = "+" if field.decimal_places is None else f"{{1,{field.decimal_places}}}"
-    return rf"^-?\d{whole}(?:\.\d{places})?$"
+    more = "*" if field.max_whole_digits is None else f"{{0,{field.max_whole_digits - 1}}}"
+    number = rf"(?:0|[1-9]\d{more})(?:\.\d{places})?"
+    minimum = field.min_value
+    if minimum is None or minimum < 0:
+        return rf"^-?{number}$"
+    if minimum == 0:
+        return rf"^{number}$"
+    # Positive: a non-zero whole part, or a zero one with a non-zero digit among the places.
+    cents = field.decimal_places or 1
+    fractions = "|".join(
+        "0" * i + "[1-9]" + (f"\\d{{0,{cents - 1 - i}}}" if i < cents - 1 else "")
+        for i in range(cents)
+    )
+    return rf"^(?:[1-9]\d{more}(?:\.\d{places})?|0\.(?:{fractions}))$"
+
+
+def decimal_bounds(field: serializers.DecimalField) -> dict[str, Any]:
+    """JSON Schema bounds (OpenAPI 3.0 keywords) of the numbers ``field`` accepts: its
+    ``max_value``/``min_value`` within what its digits can hold."""
+    cent = Decimal(1).scaleb(-(field.decimal_places or 0))
+    largest = None
+    if field.max_whole_digits is not None:
+        largest = Decimal(10) ** field.max_whole_digits - cent
+    maximum = min(
+        (bound for bound in (field.max_value, largest) if bound is not None), default=None
+    )
+    bounds: dict[str, Any] = {} if maximum is None else {"maximum": json_number(maximum)}
+    minimum = field.min_value
+    if minimum is not None and minimum == cent:
+        # At least a cent, in places the field holds: "greater than 0" to a client.
+        bounds.update(minimum=0, exclusiveMinimum=True)
+    elif minimum is not None:
+        bounds["minimum"] = json_number(minimum)
+    elif largest is not None:
+        bounds["minimum"] = json_number(-largest)
+    return bounds
+
+
+def json_number(value: Decimal | int) -> int | float:
+    value = Decimal(value)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def decimal_input_error(field: serializers.DecimalField, value: Any) -> str | None:
+    """Why ``value`` is not a decimal input of ``field`` (SPEC §5), or ``None``. A JSON number
+    reaches here as an ``int`` or a ``Decimal`` (``optiflow.api.parsers``: read exactly); one
+    written with an exponent, ``NaN`` or ``Infinity`` as a ``float``. Places, digits and
+    bounds of numbers are then DRF's ``DecimalField`` checks."""
+    if isinstance(value, bool):
+        return DECIMAL_TYPE_ERROR
+    if isinstance(value, float):
+        return DECIMAL_FLOAT_ERROR
+    if isinstance(value, (int, Decimal)):
+        return None
+    if not isinstance(value, str):
+        return DECIMAL_TYPE_ERROR
+    if re.fullmatch(decimal_pattern(field), value):
+        return None
+    if field.min_value is not None and re.fullmatch(decimal_pattern(unsigned(field)), value):
+        # Well formed, on the wrong side of zero ("-0" too, which DRF would let through).
+        return str(field.error_messages["min_value"]).format(min_value=field.min_value)
+    return DECIMAL_TYPE_ERROR
+
+
+def unsigned(field: serializers.DecimalField) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=field.max_digits, decimal_places=field.decimal_places
+    )
+
+
+def choice_error(field: serializers.ChoiceField, value: str) -> str | None:
+    if value in field.choice_strings_to_values or (value == "" and field.allow_blank):
+        return None
+    allowed = ", ".join(field.choice_strings_to_values)
+    return f'"{value}" is not a valid choice. Allowed: {allowed}.'
 
 
 def _expected_json_type(field: serializers.Field) -> tuple[str, Callable[[Any], bool]] | None:
@@ -196,11 +282,6 @@ def _expected_json_type(field: serializers.Field) -> tuple[str, Callable[[Any], 
         return "an array", lambda value: isinstance(value, list)
     if isinstance(field, (serializers.IntegerField, serializers.PrimaryKeyRelatedField)):
         return "an integer", lambda value: isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(field, serializers.DecimalField):
-        return (
-            'a decimal string such as "12.50"',
-            lambda value: isinstance(value, str) and DECIMAL_STRING.fullmatch(value) is not None,
-        )
     if isinstance(field, serializers.ChoiceField):
         if all(isinstance(choice, str) for choice in field.choices):
             return "a string", lambda value: isinstance(value, str)
@@ -212,45 +293,73 @@ def _expected_json_type(field: serializers.Field) -> tuple[str, Callable[[Any], 
     return None
 
 
-def json_type_errors(field: serializers.Field, value: Any) -> Any:
-    """Errors for JSON values whose type differs from the one the schema documents (or, for
-    a string, whose length as sent exceeds its ``maxLength``), in DRF's nested error shape;
-    ``None`` when every value is as documented.
+def json_type_errors(field: serializers.Field, value: Any, shown: Shown | None = None) -> Any:
+    """Errors of a parsed JSON value against ``field``, in DRF's nested error shape; ``None``
+    when there are none:
 
-    DRF coerces liberally (``0`` → ``"0"`` for a string, ``"12"`` → ``12`` for an id, ``1`` →
-    ``true``); clients generated from the schema never send those, so the API answers them
-    ``422`` rather than guessing (SPEC §5: money and quantities are decimal strings)."""
+    * a type other than the one the schema documents (DRF would coerce ``0`` → ``"0"`` for a
+      string, ``"12"`` → ``12`` for an id, ``1`` → ``true``; generated clients never send
+      those, so they are refused rather than guessed at);
+    * a decimal that is neither a plain number nor a decimal string (``decimal_input_error``);
+    * a string longer than its ``maxLength`` as sent (DRF measures after trimming spaces);
+    * a choice that is not one of the field's, with the allowed values;
+    * an object key the serializer does not have: ``"Unknown field."``, unless the resource
+      shows a field of that name (``shown``), which a client may send back as it read it."""
     if value is None:
         return None  # DRF's own allow_null check answers this
+    if isinstance(field, serializers.DecimalField):
+        error = decimal_input_error(field, value)
+        return [error] if error else None
     expected = _expected_json_type(field)
     if expected is not None and not expected[1](value):
         return [f"Must be {expected[0]}."]
     max_length = getattr(field, "max_length", None)
     if isinstance(value, str) and max_length is not None and len(value) > max_length:
-        # As sent, as the schema's maxLength counts: DRF would measure after trimming spaces.
         return [f"Ensure this field has no more than {max_length} characters."]
+    if isinstance(field, serializers.ChoiceField) and isinstance(value, str):
+        error = choice_error(field, value)
+        return [error] if error else None
     if isinstance(field, serializers.ListSerializer):
-        items = [json_type_errors(field.child, item) for item in value]
+        items = [json_type_errors(field.child, item, shown) for item in value]
         return [error or {} for error in items] if any(items) else None
     if isinstance(field, serializers.ListField):
         items = [json_type_errors(field.child, item) for item in value]
         return {index: error for index, error in enumerate(items) if error} or None
     if isinstance(field, serializers.Serializer):
-        errors = {
-            name: error
-            for name, child in field.fields.items()
-            if not child.read_only and name in value
-            if (error := json_type_errors(child, value[name]))
-        }
+        shown = shown or {}
+        known = field.fields.keys() | shown.keys()
+        errors = {name: [UNKNOWN_FIELD] for name in value if name not in known}
+        for name, child in field.fields.items():
+            if not child.read_only and name in value:
+                error = json_type_errors(child, value[name], shown.get(name))
+                if error:
+                    errors[name] = error
         return errors or None
     return None
 
 
-def validated_data(serializer: serializers.BaseSerializer) -> Any:
-    """``serializer.is_valid(raise_exception=True)``, also refusing values whose JSON type
-    differs from the schema's. Both kinds of error come in one ``422``: a type error replaces
-    DRF's error for that field (DRF judged a coerced value), the other fields keep theirs."""
-    type_errors = json_type_errors(serializer, serializer.initial_data)
+def shown_fields(serializer_class: type[serializers.BaseSerializer] | None) -> Shown:
+    """The names ``serializer_class`` renders, nested, every optional include among them."""
+    if serializer_class is None:
+        return {}
+    return _shape(serializer_class())
+
+
+def _shape(serializer: serializers.Serializer) -> Shown:
+    shape: Shown = {}
+    for name, field in serializer.fields.items():
+        if isinstance(field, serializers.ListSerializer):
+            field = field.child
+        shape[name] = _shape(field) if isinstance(field, serializers.Serializer) else {}
+    return shape
+
+
+def validated_data(serializer: serializers.BaseSerializer, shown: Shown | None = None) -> Any:
+    """``serializer.is_valid(raise_exception=True)``, also refusing what ``json_type_errors``
+    finds (``shown``: the fields of the resource answered, which a body may repeat). Both
+    kinds of error come in one ``422``: a type error replaces DRF's error for that field (DRF
+    judged a coerced value), the other fields keep theirs."""
+    type_errors = json_type_errors(serializer, serializer.initial_data, shown)
     if not type_errors:
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
@@ -289,3 +398,25 @@ class VisibleIdsField(serializers.ListField):
             records = queryset.model._meta.verbose_name_plural
             self.fail("does_not_exist", records=records, ids=", ".join(map(str, missing)))
         return [found[pk] for pk in ids]
+
+
+class JSONObjectField(serializers.DictField):
+    """A free-form JSON object (``metadata``). The API's parser reads numbers exactly, as
+    ``Decimal`` (money must not go through binary floating point); here, where no field gives
+    them a meaning, they become plain JSON numbers again for storage, and the ones ``jsonb``
+    cannot hold (``NaN``, ``Infinity``) are refused."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        return plain_json(super().to_internal_value(data))
+
+
+def plain_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_json(item) for item in value]
+    if isinstance(value, Decimal):
+        return json_number(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise serializers.ValidationError("NaN and Infinity are not JSON numbers.")
+    return value

@@ -5,6 +5,11 @@ applied in one place.
 ``ApiViewSet.get_queryset`` owns workspace scoping and cannot be overridden: subclasses supply
 ``base_queryset()``. A workspace-scoped viewset only ever sees rows of the request's workspace,
 so a record of another workspace is a plain 404.
+
+Two request headers make the handler run in one transaction (``ApiViewMixin.call_handler``):
+``Idempotency-Key`` on a ``POST`` (its result is stored with the change, SPEC §5) and
+``If-Match`` on a write (``ApiViewSet.get_object`` locks the record and compares its ETag
+before the service runs; the service's own lock of the row is then already held).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, status
@@ -24,10 +29,13 @@ from rest_framework.serializers import BaseSerializer, CharField, DictField
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
+from idempotency import services as idempotency
+from optiflow.api import conditional
 from optiflow.api.access import resolve_access
 from optiflow.api.exceptions import BadRequest
-from optiflow.api.query import apply_filters, apply_includes, parse_includes, parse_sort
-from optiflow.api.serializers import validated_data
+from optiflow.api.idempotency import keyed_request, rendered_body, replay
+from optiflow.api.query import DIGITS, apply_filters, apply_includes, parse_includes, parse_sort
+from optiflow.api.serializers import shown_fields, validated_data
 from optiflow.api.throttling import rate_limit_headers
 from optiflow.health import readiness
 
@@ -74,12 +82,70 @@ class ApiViewMixin:
         repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
         if repeated:
             raise BadRequest(f"Query parameter {repeated[0]} is given more than once.")
+        # PostgreSQL stores no NUL in text, so no filter or search can hold one.
+        nul = sorted(name for name, value in request.query_params.items() if "\x00" in value)
+        if nul:
+            raise BadRequest(f"Query parameter {nul[0]} contains a NUL character.")
+
+    def dispatch(self, request, *args, **kwargs):
+        # DRF's `APIView.dispatch`, with one change: the handler runs through `call_handler`.
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            method = request.method.lower()
+            handler = (
+                getattr(self, method, self.http_method_not_allowed)
+                if method in self.http_method_names
+                else self.http_method_not_allowed
+            )
+            response = self.call_handler(handler, request, *args, **kwargs)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def call_handler(self, handler, request: Request, *args, **kwargs) -> Response:
+        """Run the handler; in one transaction when the request carries an ``Idempotency-Key``
+        (lock, replay or refusal, then the result stored with the change) or an ``If-Match``
+        (checked by ``get_object`` in the same transaction as the write). Authentication and
+        rate limiting stay outside it: a retry must not queue behind the first request."""
+        keyed = keyed_request(request)
+        if keyed is None and not conditional.wants_precondition(request):
+            return handler(request, *args, **kwargs)
+        with transaction.atomic():
+            if keyed is not None:
+                idempotency.idempotency_lock(user=request.user, key=keyed.key)
+                stored = idempotency.idempotency_result_get(user=request.user, request=keyed)
+                if stored is not None:
+                    return replay(stored)
+            response = handler(request, *args, **kwargs)
+            if not status.is_success(response.status_code):
+                transaction.set_rollback(True)
+            elif keyed is not None:
+                idempotency.idempotency_result_store(
+                    user=request.user,
+                    request=keyed,
+                    status_code=response.status_code,
+                    response_body=rendered_body(response),
+                )
+            return response
+
+    def check_if_match(self, current_etag: str) -> None:
+        """``412`` unless the request's ``If-Match`` (if any) holds ``current_etag``: for a
+        write, called under the lock of the record it changes (``ApiViewSet.get_object``
+        does it for the URL's record)."""
+        if not conditional.if_match_holds(self.request, current_etag):
+            raise conditional.PreconditionFailed()
 
     def get_permissions(self) -> list[BasePermission]:
         action = getattr(self, "action", None) or self.request.method.lower()
         return [*super().get_permissions(), *self.record_checks.get(action, ())]
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+        response = self.conditional_response(request, response)
         response = super().finalize_response(request, response, *args, **kwargs)
         if isinstance(response, Response) and response.status_code >= 400:
             # Errors are JSON (SPEC §5) even where the client negotiated a file: a request for
@@ -89,6 +155,23 @@ class ApiViewMixin:
         for header, value in rate_limit_headers(request).items():
             if header not in response:
                 response[header] = value
+        return response
+
+    @staticmethod
+    def conditional_response(request: Request, response: Response) -> Response:
+        """Every successful single-record answer carries an ``ETag`` (resource viewsets set
+        the canonical one; other records, answered without includes, are their own canonical
+        form), and a read whose ``If-None-Match`` holds it is a bodiless ``304``."""
+        data = getattr(response, "data", None)
+        single = isinstance(data, dict) and isinstance(data.get("data"), dict)
+        if not (status.is_success(response.status_code) and single):
+            return response
+        if "ETag" not in response:
+            response["ETag"] = conditional.etag(data["data"])
+        if request.method in ("GET", "HEAD") and conditional.if_none_match_hits(
+            request, response["ETag"]
+        ):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": response["ETag"]})
         return response
 
 
@@ -123,6 +206,8 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
     include_prefetches: ClassVar[dict[str, tuple]] = {}
     filter_backends: ClassVar[list] = []  # the grammar is applied in filter_queryset
     lookup_value_regex = r"[0-9]+"
+    #: What a row's id looks like where it names a cursor position (``after=``, SPEC §6).
+    row_id_pattern: ClassVar[str] = DIGITS
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -179,16 +264,63 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         return self.input_serializers[self.action]
 
     def validated_input(self, **kwargs) -> dict[str, Any]:
+        """The body, validated by the action's input serializer; fields the resource shows
+        (``serializer_class``) may be sent back and are ignored, any other unknown one is a
+        ``422``."""
         serializer = self.get_input_serializer_class()(
             data=self.request.data, context=self.get_serializer_context(), **kwargs
         )
-        return validated_data(serializer)
+        return validated_data(serializer, shown_fields(self.get_serializer_class()))
 
-    def respond(self, instance: Model, status_code: int = status.HTTP_200_OK) -> Response:
+    # --- single records ------------------------------------------------------------------
+
+    #: Actions whose record is not the one the URL's id names (a workspace's member): they
+    #: check ``If-Match`` themselves, with ``check_if_match``.
+    own_precondition_actions: ClassVar[frozenset[str]] = frozenset()
+
+    def get_object(self) -> Model:
+        """The URL's record through the scoped queryset (``404`` if not visible). A write with
+        ``If-Match`` gets it locked and compared first (``412``, nothing written)."""
+        instance = super().get_object()
+        if conditional.wants_precondition(self.request) and (
+            self.action not in self.own_precondition_actions
+        ):
+            instance = self.lock_for_write(instance)
+            self.check_if_match(self.etag(instance))
+        return instance
+
+    def lock_for_write(self, instance: Model) -> Model:
+        """Re-read ``instance`` under ``SELECT ... FOR UPDATE`` through the scoped queryset,
+        its canonical lines prefetched; ``call_handler`` holds the transaction open until the
+        write is done."""
+        queryset = apply_includes(self.get_queryset(), self.detail_includes, self)
+        return queryset.select_for_update(of=("self",)).get(pk=instance.pk)
+
+    def etag(self, instance: Model) -> str:
+        """The ETag of ``instance``'s canonical representation: its detail body without
+        optional includes, whatever ``include=`` this request asks for."""
+        context = {**self.get_serializer_context(), "include": self.detail_includes}
+        return conditional.etag(self.get_serializer_class()(instance, context=context).data)
+
+    def record_response(self, instance: Model, status_code: int = status.HTTP_200_OK) -> Response:
+        """``instance`` in the envelope, with its ETag."""
+        data = self.get_serializer(instance).data
+        canonical = self.includes == self.detail_includes
+        headers = {"ETag": conditional.etag(data) if canonical else self.etag(instance)}
+        return Response({"data": data}, status=status_code, headers=headers)
+
+    def respond(
+        self,
+        instance: Model,
+        status_code: int = status.HTTP_200_OK,
+        queryset: QuerySet | None = None,
+    ) -> Response:
         """Re-read the written record through the view's queryset (scoping and includes
-        applied) and answer it in the envelope."""
-        fresh = self.filter_queryset(self.get_queryset()).get(pk=instance.pk)
-        return Response({"data": self.get_serializer(fresh).data}, status=status_code)
+        applied; or ``queryset``, for a record the request's workspace need not see) and
+        answer it in the envelope."""
+        queryset = self.get_queryset() if queryset is None else queryset
+        fresh = self.filter_queryset(queryset).get(pk=instance.pk)
+        return self.record_response(fresh, status_code)
 
 
 def detail_renderer(viewset: type[ApiViewSet]) -> Callable[[Model], dict[str, Any]]:
@@ -213,7 +345,7 @@ class ListMixin:
 
 class RetrieveMixin:
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        return Response({"data": self.get_serializer(self.get_object()).data})
+        return self.record_response(self.get_object())
 
 
 class CreateMixin:

@@ -148,3 +148,23 @@ def test_cors_allows_configured_origins_and_exposes_rate_headers(api):
     assert response["Access-Control-Allow-Origin"] == "https://app.example"
     exposed = response["Access-Control-Expose-Headers"]
     assert "X-RateLimit-Remaining" in exposed and "Retry-After" in exposed
+    assert "ETag" in exposed and "Idempotent-Replayed" in exposed
+    preflight = api.client.options(
+        "/t/acme/api/v1/invoices/1",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, if-match, idempotency-key",
+        },
+    )
+    allowed = preflight["Access-Control-Allow-Headers"]
+    assert {"if-match", "if-none-match", "idempotency-key"} <= set(allowed.split(", "))
+
+
+@pytest.mark.parametrize("name", ["filter[smart]", "sort", "include", "filter[created_at]"])
+def test_a_nul_in_a_query_value_is_400(api, name):
+    response = api.get("/users", {name: "a\x00b"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"message": f"Query parameter {name} contains a NUL character."},
+    )

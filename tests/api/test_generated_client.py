@@ -8,8 +8,8 @@ the package's typed functions, with no hand-written HTTP: a contact, a tax, a pr
 initial stock, an issued invoice, a partial payment, the invoice read back with
 ``include=items.product`` (totals, amount paid and due, status, embedded product) and the stock
 level after the sale. Refusals parse as the ``Error`` / ``ValidationError`` models, and list
-parameters (``page``, ``per_page``, ``filter[...]``, ``sort``, ``include``, the
-``X-Workspace-ID`` header) are plain function arguments.
+parameters (``page``, ``per_page``, ``after``, ``filter[...]``, ``sort``, ``include``, the
+``X-Workspace-ID`` header) are plain function arguments; a quantity may be a number.
 
 Every parsed body is also searched for fields the schema does not declare, and an undocumented
 status code raises (``raise_on_unexpected_status``): the document must describe what the server
@@ -235,7 +235,7 @@ def test_business_flow_through_the_generated_client(generated, optiflow):
                 contact_id=contact.id,
                 items=[
                     models.DocumentItemInputRequest(
-                        product_id=product.id, quantity="3", discount_rate="10"
+                        product_id=product.id, quantity=3, discount_rate="10"
                     )
                 ],
             ),
@@ -442,6 +442,22 @@ def test_list_parameters_page_filter_sort_and_include(generated, optiflow, tenan
     drafts = generated.api("invoices.invoices_list").sync(client=optiflow, filterstatus="draft")
     assert [row.status for row in drafts.data] == [models.InvoiceStatusEnum.DRAFT]
     assert drafts.data[0].items is generated.unset  # `items` not requested on a list
+
+    # Cursor pages (`after=` from the start) through the same function.
+    walked = parsed(
+        generated.api("invoices.invoices_list").sync_detailed(
+            client=optiflow,
+            after="",
+            per_page=2,
+            sort="-total_amount",
+            filterstatus="pending_payment,partially_paid",
+        ),
+        models.PaginatedInvoiceList,
+        200,
+    )
+    assert isinstance(walked.meta, models.CursorMeta) and walked.meta.has_more is True
+    assert [row.total_amount for row in walked.data] == ["300.00", "200.00"]
+    assert walked.links.next_.startswith(f"{BASE_URL}/api/v1/invoices?")
 
     unknown = parsed(
         generated.api("invoices.invoices_list").sync_detailed(client=optiflow, sort="colour"),

@@ -47,6 +47,21 @@ def test_me_reports_effective_permissions_for_the_token(member_api, tenant):
     assert data["current_workspace"] == {"id": tenant.workspace.pk, "name": "Main"}
     assert data["memberships"][0]["workspace"]["id"] == tenant.workspace.pk
     assert data["memberships"][0]["role"] == "member"
+    # SPEC §3: what the membership grants, not cut down by the token.
+    assert data["memberships"][0]["permissions"] == ["contacts:view", "users:manage"]
+
+
+def test_a_user_without_a_workspace_is_told_so(tenant, client):
+    from tests.factories import ApiClient
+
+    _, token = make_user()  # no membership at all
+    api = ApiClient(client, token, prefix="/t/acme")
+    no_workspace = {"message": "No workspace selected."}
+    for path in ("/invoices", "/stock-levels", "/contacts"):
+        response = api.get(path)
+        assert (response.status_code, response.json()) == (403, no_workspace), path
+    me = api.get("/me").json()["data"]
+    assert (me["current_workspace"], me["memberships"], me["permissions"]) == (None, [], [])
 
 
 class TestWorkspaceHeader:
@@ -68,11 +83,15 @@ class TestWorkspaceHeader:
         assert response.status_code == 404
         assert response.json() == {"message": "Workspace not found."}
 
-    @pytest.mark.parametrize("value", ["main", "", "1.0", "+1", "1_0"])
-    def test_non_integer_workspace_is_400(self, member_api, value):
+    @pytest.mark.parametrize("value", ["main", "", "1.0", "+1", "1_0", "-1", "0"])
+    def test_what_is_not_a_positive_integer_is_400(self, member_api, value):
+        """The schema's ``minimum: 1``: below it is a malformed header; at or above it, an
+        id that names no workspace is the 404 above."""
         response = member_api().get("/me", headers={"X-Workspace-ID": value})
         assert response.status_code == 400
-        assert response.json()["message"].startswith("X-Workspace-ID")
+        assert response.json() == {
+            "message": "X-Workspace-ID must be a positive integer workspace id."
+        }
 
     def test_view_all_locations_reads_any_workspace_without_writes(self, member_api, tenant):
         other = WorkspaceFactory()

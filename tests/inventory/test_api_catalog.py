@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from inventory.models import Product, StockLevel, StockMovement, Tax
-from inventory.services import AdjustmentItem, stock_adjustment_create
+from inventory.services import AdjustmentItem, product_create, stock_adjustment_create
 from tests.factories import FORBIDDEN, errors, ids, make_user
 from tests.inventory.factories import (
     CategoryFactory,
@@ -254,6 +254,25 @@ class TestProductWrites:
     )
     def test_invalid_input_is_422_on_the_field(self, api, body, field):
         assert list(errors(api.post("/products", body))) == [field]
+
+    def test_a_new_product_gets_the_default_tax_unless_told_otherwise(self, api, owner):
+        """SPEC §8.4, in the service: the API, the admin and seeding agree."""
+        default = TaxFactory(is_default=True)
+        other = TaxFactory()
+        body = {"name": "Lamp", "price": "9.00"}
+        defaulted = api.post("/products", {**body, "sku": "L-1"}).json()["data"]
+        chosen = api.post("/products", {**body, "sku": "L-2", "default_tax_id": other.pk})
+        untaxed = api.post("/products", {**body, "sku": "L-3", "default_tax_id": None})
+        assert defaulted["default_tax_id"] == default.pk
+        assert chosen.json()["data"]["default_tax_id"] == other.pk
+        assert untaxed.json()["data"]["default_tax_id"] is None
+        seeded = product_create(actor=owner, name="Seeded", sku="L-4", price=Decimal(1))
+        assert seeded.default_tax == default
+
+    def test_without_a_default_tax_a_new_product_has_none(self, api):
+        TaxFactory()
+        response = api.post("/products", {"name": "Lamp", "sku": "L-1", "price": "9.00"})
+        assert response.json()["data"]["default_tax_id"] is None
 
     def test_an_inactive_tax_cannot_be_the_default(self, api):
         tax = TaxFactory(is_active=False)

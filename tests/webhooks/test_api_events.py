@@ -78,11 +78,14 @@ def test_after_returns_the_events_that_follow_a_given_one(api, sale):
 
     assert public_ids(api.get("/events", {"after": first})) == [second, third]
     assert public_ids(api.get("/events", {"after": third})) == []
-    follows_paid = api.get("/events", {"after": first, "filter[type]": "invoice.paid"})
-    assert public_ids(follows_paid) == [third]
+    invoices = {"filter[type]": "invoice.created,invoice.paid"}
+    assert public_ids(api.get("/events", {"after": first, **invoices})) == [third]
+    # The cursor is a row of the list as filtered (SPEC §6): the payment's is not one there.
+    outside = api.get("/events", {"after": second, **invoices})
+    assert outside.status_code == 400 and second in outside.json()["message"]
 
     unknown = api.get("/events", {"after": "evt_00000000000000000000000000000000"})
-    assert unknown.status_code == 400 and "after" in unknown.json()["message"]
+    assert unknown.status_code == 400 and "No row" in unknown.json()["message"]
     assert api.get("/events", {"after": first, "page": 2}).status_code == 400
 
 

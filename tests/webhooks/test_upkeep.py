@@ -1,4 +1,5 @@
-"""The outbox's 30-day retention and the figures offered to health checks and dashboards."""
+"""The periodic upkeep (the outbox's 30 days, the Idempotency-Key results' 24 hours) and the
+figures offered to health checks and dashboards."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from decimal import Decimal
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from idempotency.models import IdempotencyKey
 from inventory.services import AdjustmentItem, stock_adjustment_create
 from optiflow.events import events_purge
 from optiflow.models import Event
-from optiflow.tasks import purge_events
+from optiflow.tasks import purge_events, purge_idempotency_keys
 from tests.inventory.factories import ProductFactory
 from webhooks.delivery import outcome_record
 from webhooks.models import WebhookDelivery
@@ -52,6 +54,37 @@ def test_the_periodic_purge_visits_every_tenant(tenant, other_tenant, owner, mai
     for schema_tenant, pk in aged.items():
         with tenant_context(schema_tenant):
             assert not Event.objects.filter(pk=pk).exists()
+
+
+def test_the_hourly_purge_drops_idempotency_results_past_24_hours_in_every_tenant(
+    tenant, other_tenant
+):
+    kept, aged = {}, {}
+    for provisioned in (tenant, other_tenant):
+        with tenant_context(provisioned.tenant):
+            rows = [
+                IdempotencyKey.objects.create(
+                    user=provisioned.owner,
+                    key=key,
+                    method="POST",
+                    path="/api/v1/contacts",
+                    body_digest="0" * 64,
+                    status_code=201,
+                    response_body="{}",
+                )
+                for key in ("fresh", "stale")
+            ]
+            IdempotencyKey.objects.filter(pk=rows[1].pk).update(
+                created_at=timezone.now() - dt.timedelta(hours=25)
+            )
+            kept[provisioned.tenant], aged[provisioned.tenant] = rows[0].pk, rows[1].pk
+
+    purge_idempotency_keys(timestamp=0)
+
+    for schema_tenant in kept:
+        with tenant_context(schema_tenant):
+            remaining = set(IdempotencyKey.objects.values_list("pk", flat=True))
+            assert kept[schema_tenant] in remaining and aged[schema_tenant] not in remaining
 
 
 def test_the_oldest_due_delivery_job_tells_how_far_behind_the_workers_are(tenant):
