@@ -45,7 +45,7 @@ class TenantMiddleware:
                 return resolved
             return self.get_response(request)
         except DatabaseError:
-            return JsonResponse({"message": "Service Unavailable."}, status=503)
+            return JsonResponse({"message": "Service unavailable."}, status=503)
         finally:
             set_script_prefix(script_prefix)
             set_urlconf(None)

@@ -103,7 +103,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response({"message": timed_out.message}, status=503, headers=headers)
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.exception("Database unavailable")
-        return Response({"message": "Service Unavailable."}, status=503)
+        return Response({"message": "Service unavailable."}, status=503)
 
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error", exc_info=exc)

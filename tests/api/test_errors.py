@@ -122,7 +122,7 @@ def test_lost_database_is_503(api, monkeypatch):
     monkeypatch.setattr("tenants.views.selectors.token_list_for_user", unavailable)
     response = api.get("/tokens")
     assert response.status_code == 503
-    assert response.json() == {"message": "Service Unavailable."}
+    assert response.json() == {"message": "Service unavailable."}
     assert response["Retry-After"] == "5"
 
 
