@@ -1,5 +1,6 @@
 """Tenant admin for the company profile: one record, edited through ``company_update`` (the
-same rules as ``PATCH /company``), with the logo uploaded as a file."""
+same rules and messages as ``PATCH /company``, via ``ServiceAdmin``), with the logo uploaded as
+a file."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils.html import format_html
 
 from company.models import ADDRESS_FIELDS, Company
 from company.services import LOGO_MAX_BYTES, company_update, logo_content_type
+from optiflow.admin_base import ServiceAdmin, ServiceModelForm
 from optiflow.admin_sites import tenant_admin
 from optiflow.errors import DomainError
 
@@ -27,7 +29,7 @@ PROFILE_FIELDS = [
 ADDRESS_COLUMNS = [f"address_{key}" for key in ADDRESS_FIELDS]
 
 
-class CompanyForm(forms.ModelForm):
+class CompanyForm(ServiceModelForm):
     website = forms.URLField(max_length=200, required=False, assume_scheme="https")
     logo_file = forms.FileField(
         label="New logo", required=False, help_text="PNG or JPEG, at most 512 KB."
@@ -51,7 +53,7 @@ class CompanyForm(forms.ModelForm):
 
 
 @admin.register(Company, site=tenant_admin)
-class CompanyAdmin(admin.ModelAdmin):
+class CompanyAdmin(ServiceAdmin):
     form = CompanyForm
     readonly_fields = ["current_logo", "updated_at"]
     fieldsets = [
@@ -61,12 +63,6 @@ class CompanyAdmin(admin.ModelAdmin):
         ("Logo", {"fields": ["current_logo", "logo_file", "remove_logo"]}),
         ("Documents", {"fields": ["invoice_footer", "quotation_footer", "updated_at"]}),
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponseRedirect:
         """A list of one: go straight to the profile."""
@@ -79,13 +75,14 @@ class CompanyAdmin(admin.ModelAdmin):
             return "—"
         return format_html('<img src="{}" alt="" style="max-height: 80px">', company.logo_data_uri)
 
-    def save_model(
-        self, request: HttpRequest, obj: Company, form: CompanyForm, change: bool
-    ) -> None:
-        data = {name: form.cleaned_data[name] for name in PROFILE_FIELDS}
-        data["address"] = {key: form.cleaned_data[f"address_{key}"] for key in ADDRESS_FIELDS}
+    def service_update(
+        self, request: HttpRequest, obj: Company, data: dict, form: CompanyForm
+    ) -> Company:
+        """The whole profile as the form shows it: the address whole, as ``PATCH`` sends it."""
+        fields = {name: form.cleaned_data[name] for name in PROFILE_FIELDS}
+        fields["address"] = {key: form.cleaned_data[f"address_{key}"] for key in ADDRESS_FIELDS}
         if form.cleaned_data["remove_logo"]:
-            data["logo"] = None
+            fields["logo"] = None
         elif form.cleaned_data["logo_file"] is not None:
-            data["logo"] = form.cleaned_data["logo_file"]
-        company_update(company=obj, data=data)
+            fields["logo"] = form.cleaned_data["logo_file"]
+        return company_update(company=obj, data=fields)
