@@ -27,6 +27,21 @@ DATA_URI = re.compile(
 )
 
 
+#: The profile as the API reads and writes it (SPEC §8.11).
+PROFILE_FIELDS = [
+    "legal_name",
+    "trade_name",
+    "tax_id",
+    "email",
+    "phone",
+    "website",
+    "address",
+    "logo",
+    "invoice_footer",
+    "quotation_footer",
+]
+
+
 class CompanyAddressSerializer(serializers.Serializer):
     line1 = serializers.CharField(max_length=200, required=False, allow_blank=True)
     line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -44,19 +59,7 @@ class CompanySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Company
-        fields = [
-            "legal_name",
-            "trade_name",
-            "tax_id",
-            "email",
-            "phone",
-            "website",
-            "address",
-            "logo",
-            "invoice_footer",
-            "quotation_footer",
-            "updated_at",
-        ]
+        fields = [*PROFILE_FIELDS, "updated_at"]
         read_only_fields = fields
 
 
@@ -99,15 +102,4 @@ class CompanyUpdateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Company
-        fields = [
-            "legal_name",
-            "trade_name",
-            "tax_id",
-            "email",
-            "phone",
-            "website",
-            "address",
-            "logo",
-            "invoice_footer",
-            "quotation_footer",
-        ]
+        fields = PROFILE_FIELDS

@@ -311,36 +311,31 @@ def delete_selected(modeladmin: ModelAdmin, request: HttpRequest, queryset: Quer
         return None
 
 
-class ReadOnlyAdmin(ModelAdmin):
+class NoWrites:
+    """Viewing only: no add, change or delete, whatever the user's model permissions."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(NoWrites, ModelAdmin):
     """Ledgers and issued documents: viewed here, written only by their services through
     the API (``inventory.services.stock_apply`` keeps stock equal to its movements), whose
     documentation the page links to."""
 
     change_form_before_template = "admin/optiflow/read_only_note.html"
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(TabularInline):
+class ReadOnlyInline(NoWrites, TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class DayRangeFilter(RangeDateFilter):
