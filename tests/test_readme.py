@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import textwrap
 
 import pytest
 from django.core.management import call_command
@@ -28,14 +29,15 @@ from tests.conftest import test_database_url
 from tests.servers import ROOT, queue_clear, web_servers
 
 README = ROOT / "README.md"
-SHELL_BLOCK = re.compile(r"^```sh\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+#: A ``sh`` block, at the top level or indented under a list item.
+SHELL_BLOCK = re.compile(r"^( *)```sh\n(.*?)^\1```$", re.DOTALL | re.MULTILINE)
 SERVER_LINE = "SERVER=http://127.0.0.1:8000\n"
 TOOLS = ("bash", "curl", "jq")
 MISSING = [tool for tool in TOOLS if shutil.which(tool) is None]
 
 
 def shell_blocks() -> list[str]:
-    return SHELL_BLOCK.findall(README.read_text())
+    return [textwrap.dedent(block) for _indent, block in SHELL_BLOCK.findall(README.read_text())]
 
 
 def script(server: str) -> str:
