@@ -1,6 +1,8 @@
 """Readiness (``GET /health/ready``): whether this process can serve, as a list of named
-checks — the database, Redis when configured, the webhook queue's backlog. Every check runs;
-the answer names each with its status, and a failure makes it a ``503``.
+checks — the database, Redis when configured, the webhook queue's backlog. The answer names
+each with its status, and a failure makes it a ``503``. A check that needs another (the queue
+lives in the database) is not run once that one failed: it fails naming it, so a probe with the
+database down waits for one connection timeout, not one per check.
 
 A check is a callable that returns when ready and raises otherwise. ``NotReady`` carries a
 message for the answer; any other error shows only its class name, since the endpoint needs no
@@ -32,6 +34,8 @@ class NotReady(Exception):
 class Check:
     name: str
     probe: Callable[[], None]
+    #: Checks that must pass for this one to mean anything.
+    needs: tuple[str, ...] = ()
 
 
 def database() -> None:
@@ -88,7 +92,10 @@ def readiness() -> dict[str, dict]:
     results: dict[str, dict] = {}
     for check in readiness_checks():
         started = time.perf_counter()
+        failed_needs = [name for name in check.needs if results[name]["status"] != "ok"]
         try:
+            if failed_needs:
+                raise NotReady(f"{', '.join(failed_needs)} not ready")
             check.probe()
             result = {"status": "ok"}
         except NotReady as finding:

@@ -20,5 +20,9 @@ class WebhooksConfig(AppConfig):
 
         event_recorded.connect(deliveries_create, dispatch_uid="webhooks.deliveries_create")
         READINESS_CHECKS.append(
-            Check("webhook_queue", queue_age(oldest_pending_job_age, max_age=QUEUE_MAX_AGE))
+            Check(
+                "webhook_queue",
+                queue_age(oldest_pending_job_age, max_age=QUEUE_MAX_AGE),
+                needs=("database",),
+            )
         )
