@@ -71,11 +71,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str], log_file=subprocess.DEVNULL) -> subprocess.Popen:
+def start_server(
+    port: int, env: dict[str, str], log_file=subprocess.DEVNULL, *, module: str | None = None
+) -> subprocess.Popen:
     """``make run``'s web server (``uwsgi.ini``) on the configured database, in a process group
-    of its own (``stop_server`` ends all of it)."""
+    of its own (``stop_server`` ends all of it); ``module`` serves another WSGI application
+    with the same settings."""
+    override = [] if module is None else ["--module", module]
     return subprocess.Popen(
-        [Path(sys.executable).with_name("uwsgi"), "--ini", "uwsgi.ini"],
+        [Path(sys.executable).with_name("uwsgi"), "--ini", "uwsgi.ini", *override],
         cwd=ROOT,
         env={**os.environ, **env, "PORT": str(port)},
         stdout=log_file,
