@@ -10,7 +10,7 @@ and issues the statements a correct server needs: the token by its digest, the p
 includes; the invoice write numbers, inserts, locks and decrements stock, writes the ledger and
 the outbox event, and the void reverses them.
 
-Run it with ``make bench`` (or ``.venv/bin/python -m bench.floor [--requests N]``). It uses the
+Run it with ``make bench`` (or ``.venv/bin/python -m bench.floor [--seconds N]``). It uses the
 database the settings give (``DATABASE_URL``, else the embedded PostgreSQL), migrated, and a
 ``bench-floor`` tenant that the first run provisions and seeds through the real services (1,000
 products in 10 categories with stock in two workspaces, 200 contacts, 500 invoices of 2-10

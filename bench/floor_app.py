@@ -7,9 +7,9 @@ caller's permission in the workspace (one query), the tenant's schema, the page,
 includes of the request, the JSON bodies of SPEC §5-§6 as the API renders them (the same bytes:
 ``bench.floor`` and ``tests/test_bench_floor.py`` compare them), and for the invoice write the
 numbering, the lines and their taxes, the stock locked and moved through the ledger, and the
-outbox event. What it leaves out is what only a framework needs; it serves no other request,
-and the tenant's schema and currency are kept per process (tenants are not renamed during a
-benchmark).
+outbox event. What it leaves out is what only a framework needs, and the token's last-used time
+(ours writes it at most once a minute); it serves no other request, and keeps each tenant's
+schema and currency for the life of the process (no tenant changes during a benchmark).
 
 Every statement goes through ``Counted``: the answer's ``X-Statements`` header says how many a
 request ran (transaction BEGIN/COMMIT aside, as our access log's ``queries=`` counts them).
