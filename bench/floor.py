@@ -499,8 +499,8 @@ def main() -> None:
                 f"{low.cpu_ms:.2f}",
                 f"{ratio:.1f}×",
                 verdict(request, ratio, our),
-                f"{our.statements:g}",
-                f"{low.statements:g}",
+                f"{our.statements:.1f}",
+                f"{low.statements:.1f}",
                 f"{our.per_second:.0f}",
                 f"{low.per_second:.0f}",
             )
