@@ -54,6 +54,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from bench.api import OWNER_EMAIL, already_seeded, bench_tenant, customers, document_items
+from bench.floor_app import shape
 from bench.server import cpu_seconds, processes
 from billing.models import Invoice
 from billing.services.invoices import invoice_create
@@ -319,16 +320,6 @@ def first_difference(ours: bytes, floor: bytes) -> int:
         (i for i, (a, b) in enumerate(zip(ours, floor, strict=False)) if a != b),
         min(len(ours), len(floor)),
     )
-
-
-def shape(value: Any) -> Any:
-    """A JSON value's keys and types, without its values (generated ids, numbers and times
-    differ between the two writes)."""
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return type(value).__name__
 
 
 def check_same(

@@ -259,6 +259,16 @@ def line_tax(tax_id: int, name: str, rate: Decimal, amount: Decimal) -> dict:
     return {"tax_id": tax_id, "name": name, "rate": decimal(rate), "amount": decimal(amount)}
 
 
+def shape(value: Any) -> Any:
+    """A JSON value's keys and types without its values: what the floor's write answer shares
+    with ours (generated ids, numbers and times differ)."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return type(value).__name__
+
+
 # --- pages (SPEC §6) ------------------------------------------------------------------------
 
 
@@ -715,9 +725,6 @@ def connection() -> psycopg.Connection:
     if getattr(local, "connection", None) is None or local.connection.closed:
         local.connection = psycopg.connect(os.environ["FLOOR_DATABASE_URL"], autocommit=True)
     return local.connection
-
-
-Handler = Callable[[Counted, Tenant, Caller], tuple[int, Any]]
 
 
 def route(environ: dict, db: Counted, rest: str, tenant: Tenant) -> tuple[int, Any]:
