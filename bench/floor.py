@@ -224,7 +224,8 @@ def serving(name: str, token: str, module: str | None = None) -> Iterator[Server
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    status, _, _ = Client(server, token).send("GET", f"{API}/products?per_page=1")
+                    with connected([server], token) as (client,):
+                        status, _, _ = client.send("GET", f"{API}/products?per_page=1")
                     workers = [n for n in processes(log_file) if n.startswith("worker")]
                     if status == 200 and len(workers) == WORKERS:
                         break
@@ -263,6 +264,18 @@ class Client:
         self.connection.request(method, path, body=payload, headers=headers)
         response = self.connection.getresponse()
         return response.status, dict(response.getheaders()), response.read()
+
+
+@contextmanager
+def connected(servers: list[Server], token: str) -> Iterator[list[Client]]:
+    """A client of each of ``servers``, closed afterwards: a connection left open would keep
+    the server's router waiting on it when the server is stopped (75 s of keep-alive)."""
+    clients = [Client(server, token) for server in servers]
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            client.connection.close()
 
 
 # --- the requests ---------------------------------------------------------------------------
@@ -331,13 +344,15 @@ def check_same(
     body: dict[str, Any],
 ) -> None:
     """Every read answers the same bytes from both; the write the same shape."""
-    clients = {server.name: Client(server, token) for server in (ours, floor)}
+    with connected([ours, floor], token) as clients:
+        compare(clients, reads, workspace, body)
+
+
+def compare(clients: list[Client], reads: list[Request], workspace: int, body: dict) -> None:
     for request in reads:
         method, path = request.label.split(" ", 1)
         scoped = workspace if request.key in ("stock-levels", "invoices") else None
-        answers = [
-            clients[s.name].send(method, API + path, workspace=scoped)[2] for s in (ours, floor)
-        ]
+        answers = [client.send(method, API + path, workspace=scoped)[2] for client in clients]
         if answers[0] != answers[1]:
             at = first_difference(*answers)
             raise SystemExit(
@@ -346,11 +361,10 @@ def check_same(
                 f"  floor: {answers[1][max(0, at - 80) : at + 80]!r}"
             )
     shapes = []
-    for server in (ours, floor):
-        client = clients[server.name]
+    for name, client in zip(("ours", "floor"), clients, strict=True):
         status, _, created = client.send("POST", f"{API}/invoices", body, workspace)
         if status != 201:
-            raise SystemExit(f"{server.name}: POST /invoices answered {status}: {created[:300]!r}")
+            raise SystemExit(f"{name}: POST /invoices answered {status}: {created[:300]!r}")
         data = json.loads(created)
         shapes.append(shape(data))
         client.send("DELETE", f"{API}/invoices/{data['data']['id']}", workspace=workspace)
@@ -400,16 +414,16 @@ def drive(
 
 def measure(server: Server, token: str, request: Request, seconds: float) -> Figures:
     """``CLIENTS`` kept-alive connections sending ``request`` for ``seconds``, after
-    ``WARMUP`` requests each; the CPU time of the
-    server's processes over them, per request. A run by time, not by count: the kernel
+    ``WARMUP`` requests each; the CPU time of the server's processes over them, per
+    request. A run by time, not by count: the kernel
     counts CPU in ticks (10 ms), and a fast request needs thousands to be measured."""
-    clients = [Client(server, token) for _ in range(CLIENTS)]
-    drive(clients, request, lambda n: n >= WARMUP)  # every worker thread connected, warm
-    since = server.log_size()
-    cpu_before, started = server.cpu(), time.perf_counter()
-    stop_at = time.monotonic() + seconds
-    sent, counted = drive(clients, request, lambda n: time.monotonic() >= stop_at)
-    elapsed, cpu = time.perf_counter() - started, server.cpu() - cpu_before
+    with connected([server] * CLIENTS, token) as clients:
+        drive(clients, request, lambda n: n >= WARMUP)  # every worker thread connected, warm
+        since = server.log_size()
+        cpu_before, started = server.cpu(), time.perf_counter()
+        stop_at = time.monotonic() + seconds
+        sent, counted = drive(clients, request, lambda n: time.monotonic() >= stop_at)
+        elapsed, cpu = time.perf_counter() - started, server.cpu() - cpu_before
     if not counted:  # ours: the access log's queries= (a create and a void per pair)
         counted = server.access_log_queries(since)
     return Figures(
