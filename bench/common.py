@@ -88,8 +88,11 @@ def start_server(
     )
 
 
-def stop_server(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
+def stop_server(process: subprocess.Popen, *, kill: bool = False) -> None:
+    """A graceful stop (the workers finish their requests), or with ``kill`` an immediate
+    one, for a server whose figures are taken (a graceful stop can wait out a worker thread
+    for tens of seconds, and measures nothing)."""
+    os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
     process.wait(timeout=30)
 
 

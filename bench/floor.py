@@ -241,7 +241,7 @@ def serving(name: str, token: str, module: str | None = None) -> Iterator[Server
             ]
             yield server
         finally:
-            stop_server(process)
+            stop_server(process, kill=True)
 
 
 class Client:
