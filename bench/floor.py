@@ -268,8 +268,8 @@ class Client:
 
 @contextmanager
 def connected(servers: list[Server], token: str) -> Iterator[list[Client]]:
-    """A client of each of ``servers``, closed afterwards: a connection left open would keep
-    the server's router waiting on it when the server is stopped (75 s of keep-alive)."""
+    """A client of each of ``servers``, closed afterwards (the router would otherwise hold
+    each idle connection for its 75 s of keep-alive)."""
     clients = [Client(server, token) for server in servers]
     try:
         yield clients
