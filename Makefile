@@ -12,7 +12,7 @@ WORKERS ?= 1
 WORKER_CONCURRENCY ?= 8
 FUZZ_EXAMPLES ?= 300
 # Benchmark modules run by `make bench` (bench/<name>.py); `make bench BENCHES=api` runs one.
-BENCHES ?= api pdf tenants webhooks server cursor
+BENCHES ?= api pdf tenants webhooks server cursor floor
 
 # A per-checkout secret key, generated once, unless the environment provides one.
 DJANGO_SECRET_KEY ?= $(shell cat .local/secret_key 2>/dev/null || (mkdir -p .local && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" | tee .local/secret_key))

@@ -76,13 +76,14 @@ READS = [
 # --- tenant and data ------------------------------------------------------------------------
 
 
-def bench_tenant() -> tuple[Tenant, str]:
-    """The ``bench`` tenant, provisioned on first use, and an API token of its owner."""
-    tenant = Tenant.objects.filter(slug=SLUG).first()
+def bench_tenant(slug: str = SLUG) -> tuple[Tenant, str]:
+    """The ``slug`` tenant (default ``bench``), provisioned on first use, and an API token of
+    its owner."""
+    tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
-        log(f"Provisioning the '{SLUG}' tenant...")
+        log(f"Provisioning the '{slug}' tenant...")
         result = tenant_provision(
-            slug=SLUG, name="Bench", owner_email=OWNER_EMAIL, owner_password=OWNER_PASSWORD
+            slug=slug, name="Bench", owner_email=OWNER_EMAIL, owner_password=OWNER_PASSWORD
         )
         return result.tenant, result.token
     with schema_context(tenant.schema_name):

@@ -71,11 +71,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str], log_file=subprocess.DEVNULL) -> subprocess.Popen:
+def start_server(
+    port: int, env: dict[str, str], log_file=subprocess.DEVNULL, *, module: str | None = None
+) -> subprocess.Popen:
     """``make run``'s web server (``uwsgi.ini``) on the configured database, in a process group
-    of its own (``stop_server`` ends all of it)."""
+    of its own (``stop_server`` ends all of it); ``module`` serves another WSGI application
+    with the same settings."""
+    override = [] if module is None else ["--module", module]
     return subprocess.Popen(
-        [Path(sys.executable).with_name("uwsgi"), "--ini", "uwsgi.ini"],
+        [Path(sys.executable).with_name("uwsgi"), "--ini", "uwsgi.ini", *override],
         cwd=ROOT,
         env={**os.environ, **env, "PORT": str(port)},
         stdout=log_file,
@@ -84,8 +88,11 @@ def start_server(port: int, env: dict[str, str], log_file=subprocess.DEVNULL) ->
     )
 
 
-def stop_server(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
+def stop_server(process: subprocess.Popen, *, kill: bool = False) -> None:
+    """A graceful stop (the workers finish their requests), or with ``kill`` an immediate
+    one, for a server whose figures are taken (a graceful stop can wait out a worker thread
+    for tens of seconds, and measures nothing)."""
+    os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
     process.wait(timeout=30)
 
 
