@@ -20,18 +20,14 @@ from optiflow.api.rendering import dumps
 class JSONRenderer(renderers.JSONRenderer):
     """DRF's compact JSON, written by orjson for the bodies plans made (lists and records of
     every resource, ``optiflow.api.rendering.planned``): the same bytes, several times faster.
-    Other data may hold floats orjson would spell its own way, a pretty-printed body was asked
-    for (``Accept: application/json; indent=2``), or a value orjson cannot hold (an integer
-    beyond 64 bits): those are DRF's."""
+    Other data may hold floats orjson would spell its own way, or a pretty-printed body was
+    asked for (``Accept: application/json; indent=2``): those are DRF's."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         context = renderer_context or {}
         fast = getattr(context.get("response"), "planned", False)
         if fast and data is not None and self.get_indent(accepted_media_type, context) is None:
-            try:
-                return dumps(data)
-            except TypeError:
-                pass
+            return dumps(data)
         return super().render(data, accepted_media_type, renderer_context)
 
 
