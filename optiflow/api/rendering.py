@@ -41,10 +41,11 @@ from django.db.models.fields.related_descriptors import (
     ManyToManyDescriptor,
     ReverseManyToOneDescriptor,
 )
+from django.db.models.manager import BaseManager
 from django.db.models.query_utils import DeferredAttribute
 from django.utils import timezone
 from rest_framework import renderers, serializers
-from rest_framework.fields import ISO_8601, SkipField
+from rest_framework.fields import ISO_8601, SkipField, _UnvalidatedField
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.encoders import JSONEncoder
@@ -228,7 +229,7 @@ def _free_json(field: serializers.Field) -> ConverterFactory:
 
 
 def _dict(field: serializers.DictField) -> ConverterFactory:
-    child = converter_factory(field.child)
+    child = converter_factory(field.child, None)
 
     def factory(context: dict[str, Any]) -> Converter:
         convert = child(context)
@@ -244,7 +245,7 @@ def _dict(field: serializers.DictField) -> ConverterFactory:
 
 
 def _list(field: serializers.ListField) -> ConverterFactory:
-    child = converter_factory(field.child)
+    child = converter_factory(field.child, None)
 
     def factory(context: dict[str, Any]) -> Converter:
         convert = child(context)
@@ -280,20 +281,19 @@ CONVERTERS: dict[type[serializers.Field], Callable[[Any], ConverterFactory]] = {
     serializers.DictField: _dict,
     serializers.ListField: _list,
     serializers.SerializerMethodField: _method,
+    # The child of a DictField or ListField declared without one: any JSON value.
+    _UnvalidatedField: _free_json,
 }
 
 
-def _unvalidated(field: serializers.Field) -> ConverterFactory:
-    return _fixed(exact_floats)
-
-
-def converter_factory(field: serializers.Field) -> ConverterFactory:
+def converter_factory(
+    field: serializers.Field, model: type[models.Model] | None
+) -> ConverterFactory:
+    """How ``field`` of a serializer over rows of ``model`` turns a value into JSON data."""
     if isinstance(field, serializers.ListSerializer):
-        return _many(field)
+        return _many(field, model)
     if isinstance(field, serializers.Serializer):
-        return _nested(field)
-    if type(field).__name__ == "_UnvalidatedField":  # a DictField's or ListField's any-child
-        return _unvalidated(field)
+        return _nested(field, model)
     for kind in type(field).__mro__:
         if "to_representation" in vars(kind):
             build = CONVERTERS.get(kind)
@@ -306,21 +306,20 @@ def converter_factory(field: serializers.Field) -> ConverterFactory:
     )
 
 
-def _nested(serializer: serializers.Serializer) -> ConverterFactory:
-    plan = Plan(serializer, _related_model(serializer))
-    return plan.row_renderer
+def _nested(serializer: serializers.Serializer, parent: type[models.Model] | None):
+    return Plan(serializer, _related_model(serializer, parent)).row_renderer
 
 
-def _many(field: serializers.ListSerializer) -> ConverterFactory:
+def _many(field: serializers.ListSerializer, parent: type[models.Model] | None):
     if type(field).to_representation is not serializers.ListSerializer.to_representation:
         raise ImproperlyConfigured(f"{type(field).__name__} overrides to_representation.")
-    child = Plan(field.child, _related_model(field))
+    child = Plan(field.child, _related_model(field, parent))
 
     def factory(context: dict[str, Any]) -> Converter:
         render = child.row_renderer(context)
 
         def convert(value: Any) -> list[dict[str, Any]]:
-            rows = value.all() if isinstance(value, models.Manager) else value
+            rows = value.all() if isinstance(value, BaseManager) else value
             return [render(row) for row in rows]
 
         return convert
@@ -345,18 +344,19 @@ def _model_of(serializer: serializers.Serializer) -> type[models.Model] | None:
     return getattr(meta, "model", None)
 
 
-def _related_model(field: serializers.Field) -> type[models.Model] | None:
+def _related_model(
+    field: serializers.Field, parent: type[models.Model] | None
+) -> type[models.Model] | None:
     """The model of the rows a nested serializer gets: its own ``Meta.model``, or that of the
     relation its source names on its parent's model (an invoice's ``items``)."""
     serializer = field.child if isinstance(field, serializers.ListSerializer) else field
     model = _model_of(serializer)
     if model is not None:
         return model
-    parent_model = getattr(field.parent, "_rendering_model", None)
-    if parent_model is None or len(field.source_attrs) != 1:
+    if parent is None or len(field.source_attrs) != 1:
         return None
     try:
-        relation = parent_model._meta.get_field(field.source_attrs[0])
+        relation = parent._meta.get_field(field.source_attrs[0])
     except FieldDoesNotExist:  # a property, a prefetch's ``to_attr``
         return None
     return relation.related_model
@@ -392,9 +392,8 @@ class Plan:
     def __init__(self, serializer: serializers.Serializer, model: type[models.Model] | None):
         if type(serializer).to_representation is not serializers.Serializer.to_representation:
             raise ImproperlyConfigured(f"{type(serializer).__name__} overrides to_representation.")
-        serializer._rendering_model = model
         self.fields = [
-            (name, getter(field, model), field.get_attribute, converter_factory(field))
+            (name, getter(field, model), field.get_attribute, converter_factory(field, model))
             for name, field in serializer.fields.items()
             if not field.write_only
         ]

@@ -338,7 +338,8 @@ def detail_renderer(viewset: type[ApiViewSet]) -> Callable[[Model], dict[str, An
     def render(record: Model) -> dict[str, Any]:
         includes = viewset.detail_includes
         fresh = apply_includes(viewset().base_queryset(), includes, viewset).get(pk=record.pk)
-        return viewset.serializer_class(fresh, context={"include": includes}).data
+        plan = plan_for(viewset.serializer_class, includes)
+        return plan.render([fresh], {"include": includes})[0]
 
     return render
 

@@ -18,7 +18,9 @@ from decimal import Decimal
 import pytest
 import requests
 import schemathesis
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
 from schemathesis.core.transport import Response as CheckedResponse
 
@@ -30,7 +32,7 @@ from inventory import demo as inventory_demo
 from inventory.models import StockLevel
 from inventory.services import product_create
 from optiflow.api import renderers, views
-from optiflow.api.rendering import ExactFloat, dumps, exact_floats
+from optiflow.api.rendering import ExactFloat, dumps, exact_floats, plan_for
 from optiflow.api.views import ApiViewSet, ListMixin, RetrieveMixin
 from tests.factories import ids
 from webhooks.models import WebhookSubscription
@@ -160,6 +162,16 @@ def test_every_list_and_record_renders_as_its_serializer_does(api, document, see
                 assert_same_answer(api, document, template + "/{id}", detail, params)
 
 
+def test_stock_shows_where_the_caller_may_see_it(member_api, document, seeded, settings):
+    """A member with ``inventory:view`` in the main workspace only: the permission-filtered
+    includes render the same visible levels as the serializers do."""
+    settings.OPTIFLOW_RATE_LIMIT_USER = "100000/min"
+    member = member_api(permissions=["products:view", "inventory:view"])
+    for include in ("stock", "stock_levels", "stock,stock_levels"):
+        params = {"per_page": "100", "include": include}
+        assert_same_answer(member, document, "/products", "/products", params)
+
+
 def test_floats_are_written_as_python_writes_them():
     data = exact_floats({"a": [1e16, 1.5e-7, 0.00001, 0.1], "b": {"c": 2.5}, "d": "é\u2028"})
     assert isinstance(data["a"][0], ExactFloat)
@@ -174,3 +186,29 @@ def test_what_orjson_cannot_hold_is_written_by_drf():
 def test_values_without_floats_are_not_copied():
     metadata = {"a": ["x", 1, None, {"b": True}]}
     assert exact_floats(metadata) is metadata
+
+
+class WithFloat(serializers.Serializer):
+    ratio = serializers.FloatField()
+
+
+class OwnRepresentation(serializers.Serializer):
+    name = serializers.CharField()
+
+    def to_representation(self, instance):
+        return {"name": instance.name.upper()}
+
+
+class OwnField(serializers.CharField):
+    def to_representation(self, value):
+        return value.upper()
+
+
+class WithOwnField(serializers.Serializer):
+    name = OwnField()
+
+
+@pytest.mark.parametrize("serializer_class", [WithFloat, OwnRepresentation, WithOwnField])
+def test_what_the_compiler_does_not_know_fails_loudly(serializer_class):
+    with pytest.raises(ImproperlyConfigured):
+        plan_for(serializer_class, frozenset())
