@@ -172,6 +172,15 @@ def test_stock_shows_where_the_caller_may_see_it(member_api, document, seeded, s
         assert_same_answer(member, document, "/products", "/products", params)
 
 
+def test_a_pretty_printed_body_is_drfs(api, seeded):
+    pretty = {"Accept": "application/json; indent=2"}
+    fast = api.get("/contacts", {"per_page": "100"}, headers=pretty)
+    with serializers_render():
+        reference = api.get("/contacts", {"per_page": "100"}, headers=pretty)
+    assert fast.content.startswith(b'{\n  "data": [')
+    assert fast.content == reference.content
+
+
 def test_floats_are_written_as_python_writes_them():
     data = exact_floats({"a": [1e16, 1.5e-7, 0.00001, 0.1], "b": {"c": 2.5}, "d": "é\u2028"})
     assert isinstance(data["a"][0], ExactFloat)
