@@ -288,7 +288,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["optiflow.api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["optiflow.api.permissions.HasPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["optiflow.api.throttling.RateLimitThrottle"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["optiflow.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["optiflow.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "optiflow.api.pagination.ListPagination",
     "EXCEPTION_HANDLER": "optiflow.api.exceptions.exception_handler",

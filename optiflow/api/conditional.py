@@ -28,8 +28,12 @@ class PreconditionFailed(exceptions.APIException):
 
 def etag(representation: Any) -> str:
     """A strong ETag of a rendered representation (the ``data`` of a single-record answer)."""
-    digest = hashlib.sha256(JSONRenderer().render(representation)).hexdigest()
-    return f'"{digest[:32]}"'
+    return etag_of(JSONRenderer().render(representation))
+
+
+def etag_of(rendered: bytes) -> str:
+    """The ETag of a representation already rendered as the API's JSON."""
+    return f'"{hashlib.sha256(rendered).hexdigest()[:32]}"'
 
 
 def _listed(header: str) -> list[str]:

@@ -14,7 +14,7 @@ before the service runs; the service's own lock of the row is then already held)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from django.db import connection, transaction
@@ -35,6 +35,7 @@ from optiflow.api.access import resolve_access
 from optiflow.api.exceptions import BadRequest
 from optiflow.api.idempotency import keyed_request, rendered_body, replay
 from optiflow.api.query import DIGITS, apply_filters, apply_includes, parse_includes, parse_sort
+from optiflow.api.rendering import dumps, plan_for, planned
 from optiflow.api.serializers import shown_fields, validated_data
 from optiflow.api.throttling import rate_limit_headers
 from optiflow.health import readiness
@@ -296,18 +297,24 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         queryset = apply_includes(self.get_queryset(), self.detail_includes, self)
         return queryset.select_for_update(of=("self",)).get(pk=instance.pk)
 
+    def render_rows(self, rows: Iterable[Model], includes: frozenset[str] | None = None) -> list:
+        """``rows`` as the output serializer shows them with ``includes`` (the request's by
+        default), through its compiled plan (``optiflow.api.rendering``)."""
+        includes = self.includes if includes is None else includes
+        plan = plan_for(self.get_serializer_class(), includes)
+        return plan.render(rows, {**self.get_serializer_context(), "include": includes})
+
     def etag(self, instance: Model) -> str:
         """The ETag of ``instance``'s canonical representation: its detail body without
         optional includes, whatever ``include=`` this request asks for."""
-        context = {**self.get_serializer_context(), "include": self.detail_includes}
-        return conditional.etag(self.get_serializer_class()(instance, context=context).data)
+        return conditional.etag_of(dumps(self.render_rows([instance], self.detail_includes)[0]))
 
     def record_response(self, instance: Model, status_code: int = status.HTTP_200_OK) -> Response:
         """``instance`` in the envelope, with its ETag."""
-        data = self.get_serializer(instance).data
+        (data,) = self.render_rows([instance])
         canonical = self.includes == self.detail_includes
-        headers = {"ETag": conditional.etag(data) if canonical else self.etag(instance)}
-        return Response({"data": data}, status=status_code, headers=headers)
+        headers = {"ETag": conditional.etag_of(dumps(data)) if canonical else self.etag(instance)}
+        return planned(Response({"data": data}, status=status_code, headers=headers))
 
     def respond(
         self,
@@ -331,7 +338,8 @@ def detail_renderer(viewset: type[ApiViewSet]) -> Callable[[Model], dict[str, An
     def render(record: Model) -> dict[str, Any]:
         includes = viewset.detail_includes
         fresh = apply_includes(viewset().base_queryset(), includes, viewset).get(pk=record.pk)
-        return viewset.serializer_class(fresh, context={"include": includes}).data
+        plan = plan_for(viewset.serializer_class, includes)
+        return plan.render([fresh], {"include": includes})[0]
 
     return render
 
@@ -340,7 +348,7 @@ class ListMixin:
     def list(self, request: Request, *args, **kwargs) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return planned(self.get_paginated_response(self.render_rows(page)))
 
 
 class RetrieveMixin:
