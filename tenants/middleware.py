@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -43,8 +43,35 @@ class TenantGone(Http404):
     """The tenant a cached address named no longer answers to it, and nothing else does."""
 
 
+class Cached(NamedTuple):
+    tenant: Tenant
+    #: SQL (and its parameters) true while the public tables still say what this entry says.
+    condition: tuple[str, list[Any]]
+
+
+def still_named(address: Address, tenant: Tenant) -> tuple[str, list[Any]]:
+    """The condition under which ``address`` still names ``tenant`` as read: the tenant row
+    holds exactly these values (so a deleted, re-created or edited tenant fails it) and, for a
+    host, its ``Domain`` row still names that tenant (so a moved or removed domain fails it)."""
+    quote = connection.ops.quote_name
+    public = quote(get_public_schema_name())
+    clauses, params = [], []
+    for field in Tenant._meta.concrete_fields:
+        clauses.append(f"t.{quote(field.column)} IS NOT DISTINCT FROM %s")
+        params.append(field.get_db_prep_value(field.value_from_object(tenant), connection))
+    sql = f"SELECT 1 FROM {public}.{quote(Tenant._meta.db_table)} t WHERE {' AND '.join(clauses)}"
+    if address[0] == "host":
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM {public}.{quote(Domain._meta.db_table)} d"
+            " WHERE d.domain = %s AND d.tenant_id = t.id)"
+        )
+        params.append(address[1])
+    return f"EXISTS ({sql})", params
+
+
 class TenantCache:
-    """Address → ``Tenant``, per process, as last read from the public schema.
+    """Address → ``Tenant``, per process, as last read from the public schema (with the
+    condition that checks it, built once per entry).
 
     Only addresses that matched a tenant are kept (an unknown slug or host is looked up each
     time), so the cache holds at most one entry per slug and domain that exists; the bound
@@ -55,19 +82,20 @@ class TenantCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[Address, Tenant] = OrderedDict()
+        self._entries: OrderedDict[Address, Cached] = OrderedDict()
         self._lock = threading.Lock()  # uWSGI workers may run threads
 
-    def get(self, address: Address) -> Tenant | None:
+    def get(self, address: Address) -> Cached | None:
         with self._lock:
-            tenant = self._entries.get(address)
-            if tenant is not None:
+            cached = self._entries.get(address)
+            if cached is not None:
                 self._entries.move_to_end(address)
-            return tenant
+            return cached
 
     def put(self, address: Address, tenant: Tenant) -> None:
+        cached = Cached(tenant, still_named(address, tenant))
         with self._lock:
-            self._entries[address] = tenant
+            self._entries[address] = cached
             self._entries.move_to_end(address)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
@@ -104,10 +132,7 @@ class TenantCheck:
     """Proves a cached tenant right before the request reads or writes anything.
 
     Why a wrong tenant is impossible: no statement of the request runs before the check has
-    passed. The check is a condition on the public tables — the tenant row still holds
-    exactly the cached values (so a deleted, re-created or edited tenant fails it) and, for
-    a host, its ``Domain`` row still names that tenant (so a moved or removed domain fails
-    it). It runs either
+    passed. The check is a condition on the public tables (``still_named``). It runs either
 
     * inside the request's first statement, which carries it (``carry``, then ``settle``
       with its value before anything is done with that statement's rows: the token lookup
@@ -126,35 +151,17 @@ class TenantCheck:
     the statement fails: the entry is forgotten, and the client's retry finds the tenant gone.
     """
 
-    def __init__(self, request: HttpRequest, address: Address, tenant: Tenant) -> None:
+    def __init__(self, request: HttpRequest, address: Address, cached: Cached) -> None:
         self.request = request
         self.address = address
-        self.tenant = tenant
+        self.condition = cached.condition
         self.pending = True
-
-    def condition(self) -> tuple[str, list[Any]]:
-        """SQL that is true while the cached entry still holds, and its parameters."""
-        quote = connection.ops.quote_name
-        public = quote(get_public_schema_name())
-        clauses, params = [], []
-        for field in Tenant._meta.concrete_fields:
-            clauses.append(f"t.{quote(field.column)} IS NOT DISTINCT FROM %s")
-            params.append(field.get_db_prep_value(field.value_from_object(self.tenant), connection))
-        tenants = f"{public}.{quote(Tenant._meta.db_table)}"
-        sql = f"SELECT 1 FROM {tenants} t WHERE {' AND '.join(clauses)}"
-        if self.address[0] == "host":
-            sql += (
-                f" AND EXISTS (SELECT 1 FROM {public}.{quote(Domain._meta.db_table)} d"
-                " WHERE d.domain = %s AND d.tenant_id = t.id)"
-            )
-            params.append(self.address[1])
-        return f"EXISTS ({sql})", params
 
     def carry(self) -> tuple[str, list[Any]]:
         """The condition, for the caller to put in the statement it is about to run; the
         caller must ``settle`` with its value before using that statement's rows."""
         self.pending = False
-        return self.condition()
+        return self.condition
 
     def settle(self, holds: bool) -> None:
         if holds:
@@ -164,7 +171,6 @@ class TenantCheck:
         tenant = tenant_lookup(self.address)
         if tenant is None:
             raise TenantGone("Tenant not found.")
-        self.tenant = tenant
         activate(self.request, tenant)
 
     def abandon(self) -> None:
@@ -174,7 +180,7 @@ class TenantCheck:
     def __call__(self, execute, sql, params, many, context):
         if self.pending:
             self.pending = False  # set first: the check's own statement comes through here
-            condition, condition_params = self.condition()
+            condition, condition_params = self.condition
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT {condition}", condition_params)
                 self.settle(cursor.fetchone()[0])
@@ -235,9 +241,10 @@ class TenantMiddleware:
     def reach(request: HttpRequest, address: Address) -> bool:
         """Activate the tenant ``address`` names, if any: from the cache, with a check the
         request's first statement must pass (``TenantCheck``), else from the database."""
-        tenant = tenant_cache.get(address)
-        if tenant is not None:
-            request.tenant_check = TenantCheck(request, address, tenant)
+        cached = tenant_cache.get(address)
+        if cached is not None:
+            tenant = cached.tenant
+            request.tenant_check = TenantCheck(request, address, cached)
         else:
             tenant = tenant_lookup(address)
             if tenant is None:

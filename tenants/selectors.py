@@ -39,12 +39,13 @@ class Columns:
     model: type[Model]
     start: int
     attnames: list[str]
+    pk_index: int
     converters: list[tuple[int, list, Any]]
 
     def build(self, row: Sequence[Any]) -> Model | None:
         """The instance, or ``None`` where an outer join found no row (a NULL primary key)."""
         values = list(row[self.start : self.start + len(self.attnames)])
-        if values[self.attnames.index(self.model._meta.pk.attname)] is None:
+        if values[self.pk_index] is None:
             return None
         for index, converters, column in self.converters:
             for converter in converters:
@@ -54,7 +55,11 @@ class Columns:
 
 @functools.cache
 def caller_query() -> tuple[str, tuple[Columns, ...]]:
-    """The caller query (with ``{condition}`` to fill in) and how to read its rows."""
+    """The caller query (with ``{condition}`` to fill in) and how to read its rows.
+
+    Written out because the ORM cannot say it in one statement: ``select_related`` follows
+    only single-valued relations, and ``prefetch_related`` reads the memberships with a
+    second query. The columns are each model's own, so the instances are complete."""
     quote = connection.ops.quote_name
     selected, readers, start = [], [], 1  # column 0 is the condition
     for model, alias in CALLER_MODELS:
@@ -66,7 +71,9 @@ def caller_query() -> tuple[str, tuple[Columns, ...]]:
             found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
             if found:
                 converters.append((index, found, column))
-        readers.append(Columns(model, start, [field.attname for field in fields], converters))
+        attnames = [field.attname for field in fields]
+        pk_index = attnames.index(model._meta.pk.attname)
+        readers.append(Columns(model, start, attnames, pk_index, converters))
         start += len(fields)
     table = {model: quote(model._meta.db_table) for model, _ in CALLER_MODELS}
     sql = (

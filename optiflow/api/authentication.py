@@ -66,7 +66,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return caller
         # Read in a schema that is no longer the address's tenant: discarded, and read again
         # in the tenant the address names now.
-        check.settle(holds)
+        check.settle(False)
         return caller_for_token(token_id=token_id)[0]
 
     def authenticate_header(self, request: Request) -> str:
