@@ -148,7 +148,8 @@ class TenantCheck:
 
     A statement carrying the check runs in the cached schema before the check is known, so
     it must read only (the token lookup does). If that schema was dropped with its tenant,
-    the statement fails: the entry is forgotten, and the client's retry finds the tenant gone.
+    the statement fails; its caller then settles the check as failed (or, when the failure
+    broke a transaction it cannot continue, ``abandon``s the entry for the next request).
     """
 
     def __init__(self, request: HttpRequest, address: Address, cached: Cached) -> None:
@@ -174,7 +175,8 @@ class TenantCheck:
         activate(self.request, tenant)
 
     def abandon(self) -> None:
-        """The carrying statement failed: its schema may be gone, so may the entry's tenant."""
+        """The carrying statement failed and nothing can be retried: the entry is forgotten,
+        as its schema (and tenant) may be gone."""
         tenant_cache.forget(self.address)
 
     def __call__(self, execute, sql, params, many, context):

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 
-from django.db import DatabaseError
+from django.db import ProgrammingError, connection
 from django.utils import timezone
+from psycopg.errors import UndefinedTable
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -59,9 +60,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return caller_for_token(token_id=token_id)[0]
         try:
             caller, holds = caller_for_token(token_id=token_id, condition=check.carry())
-        except DatabaseError:
-            check.abandon()
-            raise
+        except ProgrammingError as error:
+            # The cached schema may have been dropped with its tenant: then the address is
+            # looked up again, unless the failed statement took a transaction down with it.
+            if not isinstance(error.__cause__, UndefinedTable) or connection.in_atomic_block:
+                check.abandon()
+                raise
+            holds = False
         if holds:
             return caller
         # Read in a schema that is no longer the address's tenant: discarded, and read again

@@ -98,6 +98,20 @@ def test_a_deleted_tenant_is_not_found_on_the_next_request(api, tenant):
     assert api.get("/me").json() == {"message": "Tenant not found."}
 
 
+def test_a_tenant_dropped_with_its_schema_is_not_found_on_the_next_request(
+    client, committed_tenant
+):
+    """What a process that served a tenant since deleted holds: an entry for a schema that is
+    gone (the request runs outside a transaction here, as a server's does)."""
+    gone = Tenant(pk=2**31 - 1, slug="vanished", name="Gone", schema_name="t_vanished")
+    tenant_cache.put(("slug", "vanished"), gone)
+    api = ApiClient(client, committed_tenant.token, prefix="/t/vanished")
+    response = api.get("/me")
+    assert response.status_code == 404
+    assert tenant_cache.get(("slug", "vanished")) is None
+    assert api.get("/me").json() == {"message": "Tenant not found."}
+
+
 def test_a_domain_moved_to_another_tenant_answers_for_that_tenant(
     client, tenant, other_tenant, product
 ):
