@@ -28,6 +28,7 @@ from django.urls import get_script_prefix, set_script_prefix, set_urlconf
 from django_tenants.utils import get_public_schema_name
 
 from tenants.models import SLUG_PATTERN, Domain, Tenant
+from tenants.services import bare_host_names
 
 PATH_PREFIX = re.compile(rf"^/t/(?P<slug>{SLUG_PATTERN})(?P<rest>/.*|$)")
 
@@ -227,13 +228,15 @@ class TenantMiddleware:
             return None
 
         host = request.get_host().rsplit(":", 1)[0].lower()
-        if self.reach(request, ("host", host)):
-            request.tenant_path_prefix = ""
-            return None
-        if host.endswith("." + settings.OPTIFLOW_BASE_DOMAIN):
-            return tenant_not_found()
-        # The bare host is not cached: it is the absence of a Domain row, which no tenant
-        # schema's statement can vouch for.
+        # The bare host's own names are never a tenant's (``domain_check`` refuses them), so
+        # they need no lookup. Any other host that matches no Domain row is looked up each
+        # time: that absence is not cached, as no statement of the request could vouch for it.
+        if host not in bare_host_names():
+            if self.reach(request, ("host", host)):
+                request.tenant_path_prefix = ""
+                return None
+            if host.endswith("." + settings.OPTIFLOW_BASE_DOMAIN):
+                return tenant_not_found()
         request.tenant = connection.tenant  # django-tenants' stand-in for the public schema
         request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
         set_urlconf(request.urlconf)

@@ -148,6 +148,12 @@ def test_unknown_addresses_are_not_cached(client, tenant):
     assert len(tenant_cache) == before
 
 
+def test_the_bare_hosts_own_names_need_no_lookup(client, tenant):
+    response, sql = statements(lambda: client.get("/health", headers={"Host": "localhost"}))
+    assert response.json() == {"data": {"status": "ok"}}
+    assert [statement.rsplit("\n", 1)[-1] for statement in sql] == ["SELECT 1"]  # its own
+
+
 # --- revocation, seen by the next request in another process ----------------------------
 
 
