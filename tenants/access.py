@@ -23,7 +23,6 @@ from functools import cached_property
 from django.core.exceptions import PermissionDenied
 
 from tenants.models import ROLE_ADMIN, ROLE_OWNER, ApiToken, Membership, User, Workspace
-from tenants.selectors import membership_list_for_user
 
 PERMISSIONS: tuple[str, ...] = (
     "contacts:view",
@@ -242,12 +241,15 @@ class Access:
         return token.pk == self.token.pk or ALL_ABILITIES in self.token.abilities
 
 
-def access_for(*, user: User, token: ApiToken, workspace_id: int | None) -> Access:
-    """The access of one request. It acts in the workspace ``workspace_id`` names (the
-    ``X-Workspace-ID`` header), else the user's current workspace, else their first
-    membership (SPEC §4). Raises ``Workspace.DoesNotExist`` for an unknown id and
-    ``PermissionDenied`` for a workspace the caller may not select."""
-    memberships = membership_list_for_user(user=user)
+def access_for(
+    *, user: User, token: ApiToken, memberships: list[Membership], workspace_id: int | None
+) -> Access:
+    """The access of one request, from the user's ``memberships`` (with their workspaces, in
+    workspace order: ``tenants.selectors.caller_for_token`` reads them with the token). It
+    acts in the workspace ``workspace_id`` names (the ``X-Workspace-ID`` header), else the
+    user's current workspace, else their first membership (SPEC §4). Raises
+    ``Workspace.DoesNotExist`` for an unknown id and ``PermissionDenied`` for a workspace the
+    caller may not select."""
     member_of = {m.workspace_id: m.workspace for m in memberships}
     if workspace_id is not None:
         workspace = member_of.get(workspace_id) or Workspace.objects.get(pk=workspace_id)

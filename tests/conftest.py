@@ -18,6 +18,8 @@ from django.db import connection, connections
 from django.test import Client, override_settings
 
 from optiflow.ratelimit import limiter
+from tenants.middleware import tenant_cache
+from tenants.models import Domain
 from tenants.services import ProvisionedTenant, tenant_provision
 from tests import server_settings
 from tests.admin_session import AdminSession
@@ -104,6 +106,19 @@ def other_tenant(provisioned) -> ProvisionedTenant:
 def clear_rate_limits(django_db_setup) -> None:
     """Counts are committed by the limiter's own connection, outside the test's rollback."""
     limiter().reset()
+
+
+@pytest.fixture(autouse=True)
+def warm_tenant_cache(provisioned, django_db_blocker) -> None:
+    """Each test starts with this process's tenant cache holding every address as the
+    database has it, as a server that has served them does: a test's first request then
+    costs what any other does, whichever tests ran before (and whatever rows they changed,
+    then rolled back)."""
+    tenant_cache.clear()
+    with django_db_blocker.unblock():
+        for domain in Domain.objects.select_related("tenant"):
+            tenant_cache.put(("host", domain.domain), domain.tenant)
+            tenant_cache.put(("slug", domain.tenant.slug), domain.tenant)
 
 
 @pytest.fixture

@@ -27,6 +27,11 @@ def resolve_access(request: Request) -> Access:
         if workspace_id is None or workspace_id < 1:  # ids are positive (the schema says so)
             raise BadRequest(f"{WORKSPACE_HEADER} must be a positive integer workspace id.")
     try:
-        return access_for(user=request.user, token=request.auth, workspace_id=workspace_id)
+        return access_for(
+            user=request.user,
+            token=request.auth,
+            memberships=request.memberships,  # read with the token (authentication)
+            workspace_id=workspace_id,
+        )
     except Workspace.DoesNotExist:
         raise exceptions.NotFound("Workspace not found.") from None

@@ -355,6 +355,6 @@ def test_quotation_list_query_count_is_constant_in_page_size(
     assert len(response.json()["data"]) == 30
 
 
-#: The tenant, token with user, memberships, count, page, and one query per prefetched
+#: The caller (token, user, memberships), count, page, and one query per prefetched
 #: relation: items, line taxes, products, categories, contacts, series, workspaces, creators.
-QUERIES_PER_QUOTATION_LIST = 13
+QUERIES_PER_QUOTATION_LIST = 11

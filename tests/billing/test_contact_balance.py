@@ -83,5 +83,5 @@ def test_contact_list_with_balance_query_count_is_constant(
     assert len(response.json()["data"]) == 30
 
 
-#: The tenant, token with user, memberships, count, page (balances included), addresses.
-QUERIES_PER_CONTACT_LIST = 6
+#: The caller (token, user, memberships), count, page (balances included), addresses.
+QUERIES_PER_CONTACT_LIST = 4

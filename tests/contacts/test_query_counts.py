@@ -1,5 +1,6 @@
 """The contacts list's query count with every include on is pinned, the same for 3 rows as
-for 30: 4 for the request (tenant, token, its last use, memberships), 2 for the page (the
+for 30: 2 for the request (the token with its user and memberships, its last use), 2 for
+the page (the
 balance is annotated onto it), 1 for the addresses."""
 
 import pytest
@@ -12,7 +13,7 @@ def test_contacts(api, rows, django_assert_num_queries):
     for contact in ContactFactory.create_batch(rows):
         AddressFactory.create_batch(2, contact=contact)
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         response = api.get("/contacts", {"include": "addresses,balance", "per_page": 100})
 
     assert response.status_code == 200

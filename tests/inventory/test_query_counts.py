@@ -1,8 +1,8 @@
 """The query count of every catalog and ledger list, with every include on, is pinned and the
 same for 3 rows as for 30 (SPEC §6: prefetching, never a query per row).
 
-Each count is the request's fixed cost (4: the tenant, the token and its last use, the
-memberships), the page's count and rows (2), and one query per include path."""
+Each count is the request's fixed cost (2: the token with its user and memberships, and its
+last use), the page's count and rows (2), and one query per include path."""
 
 from decimal import Decimal
 
@@ -41,34 +41,34 @@ def fetch(api, path, include, queries, django_assert_num_queries, rows):
 @pytest.mark.parametrize("rows", ROWS)
 def test_taxes(api, rows, django_assert_num_queries):
     TaxFactory.create_batch(rows)
-    fetch(api, "/taxes", "", 6, django_assert_num_queries, rows)
+    fetch(api, "/taxes", "", 4, django_assert_num_queries, rows)
 
 
 @pytest.mark.parametrize("rows", ROWS)
 def test_categories(api, rows, django_assert_num_queries):
     parent = CategoryFactory()
     CategoryFactory.create_batch(rows - 1, parent=parent)
-    fetch(api, "/categories", "", 6, django_assert_num_queries, rows)
+    fetch(api, "/categories", "", 4, django_assert_num_queries, rows)
 
 
 @pytest.mark.parametrize("rows", ROWS)
 def test_products(api, owner, main, branch, rows, django_assert_num_queries):
     products_with_stock(rows, owner, main, branch)
     include = "category,default_tax,stock,stock_levels"
-    fetch(api, "/products", include, 10, django_assert_num_queries, rows)
+    fetch(api, "/products", include, 8, django_assert_num_queries, rows)
 
 
 @pytest.mark.parametrize("rows", ROWS)
 def test_stock_levels(api, owner, main, branch, rows, django_assert_num_queries):
     products_with_stock(rows, owner, main, branch)
     include = "product,product.category,workspace"
-    fetch(api, "/stock-levels", include, 9, django_assert_num_queries, rows)
+    fetch(api, "/stock-levels", include, 7, django_assert_num_queries, rows)
 
 
 @pytest.mark.parametrize("rows", ROWS)
 def test_stock_movements(api, owner, main, branch, rows, django_assert_num_queries):
     products_with_stock(rows, owner, main, branch)
-    fetch(api, "/stock-movements", "product,created_by", 8, django_assert_num_queries, rows)
+    fetch(api, "/stock-movements", "product,created_by", 6, django_assert_num_queries, rows)
 
 
 @pytest.mark.parametrize("rows", ROWS)
@@ -78,7 +78,7 @@ def test_stock_adjustments(api, owner, main, branch, rows, django_assert_num_que
         items = [AdjustmentItem(product, Decimal("1"), "found") for product in products]
         stock_adjustment_create(workspace=main, actor=owner, items=items)
     include = "items,items.product,created_by"
-    fetch(api, "/stock-adjustments", include, 9, django_assert_num_queries, rows)
+    fetch(api, "/stock-adjustments", include, 7, django_assert_num_queries, rows)
 
 
 @pytest.mark.parametrize("rows", ROWS)
@@ -89,7 +89,7 @@ def test_stock_transfers(api, owner, main, branch, rows, django_assert_num_queri
         items = [TransferItem(product, Decimal("0.1")) for product in products]
         stock_transfer_create(from_workspace=source, to_workspace=target, actor=owner, items=items)
     include = "items,items.product,from_workspace,to_workspace,created_by"
-    fetch(api, "/stock-transfers", include, 11, django_assert_num_queries, rows)
+    fetch(api, "/stock-transfers", include, 9, django_assert_num_queries, rows)
 
 
 def created_with_queries(api, path, body) -> int:

@@ -186,9 +186,9 @@ def test_query_counts_are_pinned(api, tenant, count, django_assert_num_queries):
         user = UserFactory()
         Membership.objects.create(user=tenant.owner, workspace=WorkspaceFactory(owner=user))
     api.get("/me")  # the first call records last_used_at; measure steady state
-    # Every request: the tenant, the token with its user, the memberships with their
-    # workspaces (the schema travels with each statement, no query of its own).
-    per_request = 3
+    # Every request: the token with its user and their memberships (with workspaces), in
+    # the statement that also checks the cached tenant; the schema travels with it.
+    per_request = 1
     with django_assert_num_queries(per_request):
         assert api.get("/me").status_code == 200
     with django_assert_num_queries(per_request + 1):

@@ -138,7 +138,7 @@ def test_pings_are_not_in_the_feed(api, sale, private_webhooks):
     assert api.get("/events", {"filter[type]": "ping"}).status_code == 400
 
 
-QUERIES_PER_EVENT_PAGE = 5
+QUERIES_PER_EVENT_PAGE = 3
 
 
 def test_the_feed_reads_in_constant_queries(api, owner, main, django_assert_num_queries):
