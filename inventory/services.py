@@ -225,9 +225,14 @@ class StockChange:
 
 
 def _levels_match(keys: Iterable[LevelKey]) -> Q:
-    match = Q()
+    """Exactly the levels of ``keys``, one term per workspace: a change names few workspaces
+    and many products, and each term costs the ORM far more than a longer ``IN`` list."""
+    products: dict[int, list[int]] = defaultdict(list)
     for product_id, workspace_id in keys:
-        match |= Q(product_id=product_id, workspace_id=workspace_id)
+        products[workspace_id].append(product_id)
+    match = Q()
+    for workspace_id, product_ids in products.items():
+        match |= Q(workspace_id=workspace_id, product_id__in=product_ids)
     return match
 
 
