@@ -6,13 +6,14 @@ initial stock, adjustments and transfers below, and billing's invoices, all go t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Func, Q, Subquery
 from django.utils import timezone
 
@@ -276,6 +277,21 @@ def _levels_lock(keys: Sequence[LevelKey]) -> list[StockLevel]:
     return list(StockLevel.objects.select_for_update().filter(match).order_by("pk"))
 
 
+def _levels_save(levels: Iterable[StockLevel], now: dt.datetime) -> None:
+    """Write the new balances of locked levels in one statement, from two arrays.
+    ``bulk_update`` would build a ``CASE`` branch per level and column, which cost more CPU
+    than everything else a sale does with its levels."""
+    ids, quantities = zip(*((level.pk, level.quantity) for level in levels), strict=True)
+    table = connection.ops.quote_name(StockLevel._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET quantity = new.quantity, updated_at = %s"
+            " FROM unnest(%s::bigint[], %s::numeric[]) AS new (id, quantity)"
+            f" WHERE {table}.id = new.id",
+            [now, list(ids), list(quantities)],
+        )
+
+
 def _check_availability(
     changes: Sequence[StockChange], levels: Mapping[LevelKey, StockLevel]
 ) -> None:
@@ -378,7 +394,7 @@ def _stock_write(
     ]
     for key, level in levels.items():
         level.quantity, level.updated_at = balances[key], now
-    StockLevel.objects.bulk_update(levels.values(), ["quantity", "updated_at"])
+    _levels_save(levels.values(), now)
     # After the update: the event shows the level as it now stands.
     for level in fell_low:
         event_record(type="product.stock_low", record=level)
