@@ -239,7 +239,8 @@ def _levels_match(keys: Iterable[LevelKey]) -> Q:
 
 def _levels_locked(keys: Sequence[LevelKey]) -> list[StockLevel]:
     """Lock the levels of ``keys`` in one statement, in primary-key order, but only if every
-    one exists: otherwise lock none and return fewer rows than keys.
+    one exists: otherwise lock none (but those found when a level is deleted meanwhile, with
+    its product) and return fewer rows than keys.
 
     Every writer locks the levels it touches in primary-key order, so two changes over the
     same levels (a sale and a transfer, two transfers in opposite directions) queue behind
