@@ -55,7 +55,8 @@ class InvoiceNotVoidable(DomainError):
 
 
 def invoice_lock(invoice: Invoice) -> Invoice:
-    return lock_for_change(Invoice, invoice.pk, label="invoice")
+    """The invoice locked, with its workspace (which its stock changes name)."""
+    return lock_for_change(Invoice, invoice.pk, label="invoice", related=("workspace",))
 
 
 def has_active_payments(invoice: Invoice) -> bool:
@@ -282,7 +283,7 @@ def invoice_void(*, invoice: Invoice, actor: User) -> None:
         )
     invoice.status = Invoice.Status.CANCELLED
     invoice.cancelled_at = timezone.now()
-    invoice.save()
+    invoice.save(update_fields=["status", "cancelled_at", "updated_at"])
     returned = [
         StockChange(
             product=item.product,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
@@ -56,9 +57,7 @@ def document_number_take(
     and return it with the next number, or with ``requested`` once validated; the series then
     continues after it. Must run inside the document's transaction (the lock lasts until it
     ends)."""
-    if series is None:
-        series = series_default(document_type, field=series_field)
-    series = DocumentSeries.objects.select_for_update().get(pk=series.pk)
+    series = series_lock(document_type, series, field=series_field)
     if not series.is_active:
         raise SeriesUnavailable(f"The series {series.name} is inactive.", field=series_field)
     if series.valid_until is not None and series.valid_until < timezone.localdate():
@@ -83,10 +82,32 @@ def document_number_take(
 
 
 def series_default(document_type: str, *, field: str = "document_series_id") -> DocumentSeries:
-    series = DocumentSeries.objects.filter(document_type=document_type, is_default=True).first()
+    series = _defaults(document_type).first()
     if series is None:
         raise SeriesUnavailable(f"There is no default {document_type} series.", field=field)
     return series
+
+
+def series_lock(
+    document_type: str, series: DocumentSeries | None, *, field: str = "document_series_id"
+) -> DocumentSeries:
+    """``series``, or the type's default, read afresh under a row lock in one statement. The
+    default is chosen by a subquery PostgreSQL evaluates before it waits for the lock, as a
+    separate read would: a default changed meanwhile still numbers this document, from the
+    row as it is once locked."""
+    locking = DocumentSeries.objects.select_for_update()
+    if series is not None:
+        return locking.get(pk=series.pk)
+    default = locking.filter(pk=Subquery(_defaults(document_type).values("pk")[:1])).first()
+    if default is None:
+        raise SeriesUnavailable(f"There is no default {document_type} series.", field=field)
+    return default
+
+
+def _defaults(document_type: str) -> models.QuerySet[DocumentSeries]:
+    return DocumentSeries.objects.filter(document_type=document_type, is_default=True).order_by(
+        "pk"
+    )
 
 
 def requested_sequence(series: DocumentSeries, requested: str, field: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -338,8 +339,11 @@ def json_type_errors(field: serializers.Field, value: Any, shown: Shown | None =
     return None
 
 
+@functools.cache
 def shown_fields(serializer_class: type[serializers.BaseSerializer] | None) -> Shown:
-    """The names ``serializer_class`` renders, nested, every optional include among them."""
+    """The names ``serializer_class`` renders, nested, every optional include among them.
+    Fixed once the apps are ready, and costly (it builds every nested serializer): computed
+    once per class; callers only read it."""
     if serializer_class is None:
         return {}
     return _shape(serializer_class())

@@ -15,6 +15,7 @@ before the service runs; the service's own lock of the row is then already held)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.db import connection, transaction
@@ -324,22 +325,59 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
     ) -> Response:
         """Re-read the written record through the view's queryset (scoping and includes
         applied; or ``queryset``, for a record the request's workspace need not see) and
-        answer it in the envelope."""
+        answer it in the envelope; or answer the body its event just read and rendered, when
+        that is this answer (``RecordedDetail``)."""
+        recorded = getattr(instance, RECORDED_DETAIL, None)
+        if queryset is None and recorded is not None and recorded.answers(instance, self):
+            headers = {"ETag": conditional.etag_of(dumps(recorded.data))}
+            return planned(Response({"data": recorded.data}, status=status_code, headers=headers))
         queryset = self.get_queryset() if queryset is None else queryset
         fresh = self.filter_queryset(queryset).get(pk=instance.pk)
         return self.record_response(fresh, status_code)
 
 
+#: The attribute under which ``detail_renderer`` leaves a ``RecordedDetail`` on the record.
+RECORDED_DETAIL = "_recorded_detail"
+
+
+@dataclass(frozen=True)
+class RecordedDetail:
+    """A record's detail body as its last event rendered it, read afresh in the write's
+    transaction. The service that recorded the event usually returns the record right after,
+    so ``respond`` answers this body rather than reading and rendering the same again."""
+
+    viewset: type[ApiViewSet]
+    updated_at: Any
+    data: dict[str, Any]
+
+    def answers(self, instance: Model, view: ApiViewSet) -> bool:
+        """Whether this is ``view``'s answer for ``instance``: the view's canonical body (no
+        optional include asked for), and the record unchanged since the event. Services record
+        their event after their last write; one that writes after it saves the record again,
+        which moves ``updated_at`` (on the instance, or on the row and then on the instance
+        by ``refresh_from_db``), and the record is then read again."""
+        return (
+            isinstance(view, self.viewset)
+            and view.includes == view.detail_includes
+            and self.updated_at is not None
+            and getattr(instance, "updated_at", None) == self.updated_at
+        )
+
+
 def detail_renderer(viewset: type[ApiViewSet]) -> Callable[[Model], dict[str, Any]]:
     """A function that reads a record afresh and renders it as ``viewset``'s detail endpoint
     does (its serializer, with its ``detail_includes``): the object of outbox events (SPEC
-    §8.10), registered by each app in ``optiflow.events.EVENT_SOURCES``."""
+    §8.10), registered by each app in ``optiflow.events.EVENT_SOURCES``. The body is left on
+    the record as a ``RecordedDetail``, for ``respond``."""
 
     def render(record: Model) -> dict[str, Any]:
         includes = viewset.detail_includes
         fresh = apply_includes(viewset().base_queryset(), includes, viewset).get(pk=record.pk)
         plan = plan_for(viewset.serializer_class, includes)
-        return plan.render([fresh], {"include": includes})[0]
+        data = plan.render([fresh], {"include": includes})[0]
+        recorded = RecordedDetail(viewset, getattr(fresh, "updated_at", None), data)
+        setattr(record, RECORDED_DETAIL, recorded)
+        return data
 
     return render
 

@@ -124,7 +124,11 @@ def lock_wait_conflict(message: str) -> Iterator[None]:
         raise
 
 
-def lock_for_change(model: type[ModelT], pk: Any, *, label: str) -> ModelT:
-    """``select_for_update()`` of the record a request changes (``label`` names it)."""
+def lock_for_change(
+    model: type[ModelT], pk: Any, *, label: str, related: tuple[str, ...] = ()
+) -> ModelT:
+    """``select_for_update()`` of the record a request changes (``label`` names it), with its
+    ``related`` records (``select_related``) read in the same statement but not locked."""
+    queryset = model._default_manager.select_for_update(of=("self",)).select_related(*related)
     with lock_wait_conflict(f"Another request is changing this {label}; retry it."):
-        return model._default_manager.select_for_update().get(pk=pk)
+        return queryset.get(pk=pk)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from billing.models import Invoice
 from inventory.models import StockMovement
 from inventory.services import tax_update
+from optiflow.models import Event
 from tests.billing.factories import billing_state, item, make_invoice, product_with_stock
 from tests.contacts.factories import ContactFactory
 from tests.inventory.factories import CategoryFactory, ProductFactory, TaxFactory, level_quantity
@@ -900,6 +901,66 @@ def test_invoice_list_query_count_is_constant_in_page_size(
 #: The caller (token, user, memberships), count, page, and one query per prefetched relation:
 #: items, line taxes, products, categories, contacts, payments, series, workspaces, creators.
 QUERIES_PER_INVOICE_LIST = 12
+
+
+#: ``POST /invoices`` issuing 10 lines: the statement every request pays (its caller: token,
+#: user and memberships, with the check of the cached tenant); the contact and the line
+#: products; its transaction (SAVEPOINT and RELEASE here, inside the test's transaction; a
+#: server's BEGIN and COMMIT are not statements of the log); the default series locked and
+#: advanced; the invoice, its lines and their taxes inserted; the stock levels locked, the
+#: movements inserted, the levels updated; the event's read of the invoice with its lines and
+#: their taxes, the event, the webhook subscriptions it matches. The answer is the body the
+#: event rendered.
+STATEMENTS_TO_ISSUE = 18
+#: ``DELETE /invoices/{id}`` voiding it: the caller; the invoice as the URL names it; its
+#: transaction; the invoice locked with its workspace, its payments checked, its status
+#: updated, its lines read; the levels locked, the movements inserted, the levels updated; the
+#: event's read (3), the event, the webhook subscriptions.
+STATEMENTS_TO_VOID = 16
+
+
+def test_issuing_and_voiding_an_invoice_issues_only_the_statements_they_need(
+    api, owner, main, customer, vat
+):
+    """The pair the issue 16 benchmark times, through the real URLs and headers: no
+    statement read twice, no level key read before it is locked, the answer not read again."""
+    products = [product_with_stock(main, "100", actor=owner, default_tax=vat) for _ in range(10)]
+    body = {"contact_id": customer.pk, "items": [item(product, 1) for product in products]}
+    headers = {"X-Workspace-ID": str(main.pk)}
+    api.get("/me")  # the first call records the token's last use; measure steady state
+
+    with CaptureQueriesContext(connection) as issuing:
+        created = api.post("/invoices", body, headers=headers)
+    assert created.status_code == 201, created.content
+    with CaptureQueriesContext(connection) as voiding:
+        voided = api.send("delete", f"/invoices/{created.json()['data']['id']}", headers=headers)
+    assert voided.status_code == 204, voided.content
+
+    statements = {
+        name: [query["sql"][:120] for query in captured.captured_queries]
+        for name, captured in (("issue", issuing), ("void", voiding))
+    }
+    assert (len(issuing), len(voiding)) == (STATEMENTS_TO_ISSUE, STATEMENTS_TO_VOID), statements
+
+
+def test_the_answer_of_a_write_is_the_record_as_its_detail_shows_it(api, customer, widget, gadget):
+    """A write answers the body its event rendered (``RecordedDetail``): equal, ETag
+    included, to what reading the record afterwards shows, and to the event's object."""
+    created = api.post(
+        "/invoices",
+        {"contact_id": customer.pk, "items": [item(widget, 2), item(gadget, 1)]},
+    )
+    assert created.status_code == 201, created.content
+    invoice_id = created.json()["data"]["id"]
+    changed = api.patch(f"/invoices/{invoice_id}", {"notes": "Deliver at the back door."})
+    assert changed.status_code == 200, changed.content
+
+    for answer, event_type in ((created, "invoice.created"), (changed, "invoice.updated")):
+        event = Event.objects.filter(type=event_type).latest("id")
+        assert answer.json()["data"] == event.payload
+    shown = api.get(f"/invoices/{invoice_id}")
+    assert changed.json() == shown.json()
+    assert changed["ETag"] == shown["ETag"]
 
 
 def test_an_update_cannot_remove_every_line(api, customer, widget):

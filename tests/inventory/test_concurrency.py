@@ -92,6 +92,36 @@ def test_first_changes_on_a_new_level_create_it_once_and_lose_nothing(committed_
     assert ledger_mismatches() == []
 
 
+def test_transfers_racing_into_new_levels_lose_nothing_and_never_deadlock(committed_tenant):
+    """Every transfer locks levels that exist (the sources) and creates others (the targets'):
+    the first lock takes none while one is missing, so no transfer holds a source while it
+    waits on another's new target row."""
+    owner = committed_tenant.owner
+    source = WorkspaceFactory(owner=owner)
+    targets = [WorkspaceFactory(owner=owner) for _ in range(2)]
+    products = ProductFactory.create_batch(3)
+    for product in products:
+        give_stock(product, source, "100", actor=owner)
+
+    def work(index: int) -> None:
+        lines = products if index % 2 else products[::-1]
+        stock_transfer_create(
+            from_workspace=source,
+            to_workspace=targets[index % 2],
+            actor=owner,
+            items=[TransferItem(product, Decimal("1")) for product in lines],
+        )
+
+    results = run_concurrently(committed_tenant.tenant, work, 16)
+
+    assert results == [None] * 16
+    assert ledger_mismatches() == []
+    assert total_stock(products) == 3 * 100
+    for target in targets:
+        received = StockLevel.objects.filter(product__in=products, workspace=target)
+        assert sorted(level.quantity for level in received) == [Decimal("8.00")] * 3
+
+
 def test_initial_stock_racing_is_recorded_once(committed_tenant):
     owner = committed_tenant.owner
     workspace = WorkspaceFactory(owner=owner)
