@@ -22,6 +22,7 @@ from rest_framework.views import set_rollback
 from optiflow.api.parsers import DRF_JSON_ERROR_PREFIX
 from optiflow.db.timeouts import database_timeout
 from optiflow.errors import NON_FIELD, Conflict, DomainError
+from tenants.middleware import TenantGone
 
 logger = logging.getLogger("optiflow.api")
 
@@ -94,7 +95,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         message = "A value is out of the range this API stores."
         return Response(validation_body({NON_FIELD: [message]}, message), status=422)
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        # Django's own 404s word the lookup for developers ("No Invoice matches ..."); the
+        # tenant check's says what the client needs, as the tenant middleware's 404 does.
+        exc = exceptions.NotFound(str(exc) if isinstance(exc, TenantGone) else None)
     elif isinstance(exc, PermissionDenied):  # raised by tenants.access, with its reason if any
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif timed_out := database_timeout(exc):
