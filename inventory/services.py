@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Func, Q, Subquery
+from django.db.models import Q
 from django.utils import timezone
 
 from inventory.models import (
@@ -247,18 +247,22 @@ def _levels_locked(keys: Sequence[LevelKey]) -> list[StockLevel]:
     each other instead of deadlocking. The count is a scalar subquery PostgreSQL evaluates
     once, before the first lock: when a level is missing no row is locked, so the caller can
     go on to create levels (``_levels_lock``) without holding a lock while it may wait.
+
+    Written in SQL, the keys as two arrays: every sale and void runs this, and building the
+    same statement through the ORM (a term per workspace, the subquery, the alias) cost
+    more CPU than the rest of the levels' work together.
     """
-    match = _levels_match(keys)
-    # COUNT as a plain function, not Django's aggregate, so that no GROUP BY is added.
-    present = StockLevel.objects.filter(match).order_by().values(n=Func("pk", function="COUNT"))
-    locked = (
-        StockLevel.objects.select_for_update()
-        .filter(match)
-        .alias(present=Subquery(present))
-        .filter(present=len(keys))
-        .order_by("pk")
+    table = connection.ops.quote_name(StockLevel._meta.db_table)
+    wanted = "(product_id, workspace_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))"
+    products, workspaces = (list(column) for column in zip(*keys, strict=True))
+    return list(
+        StockLevel.objects.raw(
+            f"SELECT * FROM {table} WHERE {wanted}"
+            f" AND (SELECT COUNT(*) FROM {table} WHERE {wanted}) = %s"
+            " ORDER BY id FOR UPDATE",
+            [products, workspaces, products, workspaces, len(keys)],
+        )
     )
-    return list(locked)
 
 
 def _levels_lock(keys: Sequence[LevelKey]) -> list[StockLevel]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models, transaction
-from django.db.models import Subquery
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
@@ -82,7 +81,7 @@ def document_number_take(
 
 
 def series_default(document_type: str, *, field: str = "document_series_id") -> DocumentSeries:
-    series = _defaults(document_type).first()
+    series = _default(document_type, lock=False)
     if series is None:
         raise SeriesUnavailable(f"There is no default {document_type} series.", field=field)
     return series
@@ -91,23 +90,31 @@ def series_default(document_type: str, *, field: str = "document_series_id") -> 
 def series_lock(
     document_type: str, series: DocumentSeries | None, *, field: str = "document_series_id"
 ) -> DocumentSeries:
-    """``series``, or the type's default, read afresh under a row lock in one statement. The
-    default is chosen by a subquery PostgreSQL evaluates before it waits for the lock, as a
-    separate read would: a default changed meanwhile still numbers this document, from the
-    row as it is once locked."""
-    locking = DocumentSeries.objects.select_for_update()
+    """``series``, or the type's default, read afresh under a row lock in one statement."""
     if series is not None:
-        return locking.get(pk=series.pk)
-    default = locking.filter(pk=Subquery(_defaults(document_type).values("pk")[:1])).first()
+        return DocumentSeries.objects.select_for_update().get(pk=series.pk)
+    default = _default(document_type, lock=True)
     if default is None:
         raise SeriesUnavailable(f"There is no default {document_type} series.", field=field)
     return default
 
 
-def _defaults(document_type: str) -> models.QuerySet[DocumentSeries]:
-    return DocumentSeries.objects.filter(document_type=document_type, is_default=True).order_by(
-        "pk"
+def _default(document_type: str, *, lock: bool) -> DocumentSeries | None:
+    """The type's default series, if any; with ``lock``, under a row lock. The default is
+    chosen by a subquery PostgreSQL evaluates before it waits for the lock, as a separate read
+    would: a default changed meanwhile still numbers this document, from the row as it is
+    once locked.
+
+    Written in SQL: it numbers nearly every document, and the ORM spent three times the CPU
+    of the statement building it (the subquery, ``first()``)."""
+    table = connection.ops.quote_name(DocumentSeries._meta.db_table)
+    sql = (
+        f"SELECT * FROM {table} WHERE id = (SELECT id FROM {table}"
+        " WHERE document_type = %s AND is_default ORDER BY id LIMIT 1)"
     )
+    if lock:
+        sql += " FOR UPDATE"
+    return next(iter(DocumentSeries.objects.raw(sql, [document_type])), None)
 
 
 def requested_sequence(series: DocumentSeries, requested: str, field: str) -> int:
