@@ -4,6 +4,7 @@ stock ledger (``/stock-levels``, ``/stock-movements``, ``/initial-stock``,
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -152,9 +153,10 @@ class ProductViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
     sort_fields = ("name", "sku", "price", *TIMESTAMP_SORTS)
     default_sort = "name"
 
-    @property
+    @cached_property
     def include_prefetches(self) -> dict[str, tuple]:
-        # Built per request: stock shows where the caller may see it (`inventory:view`).
+        # Built once per request (a view instance serves one request): stock shows where the
+        # caller may see it (`inventory:view`).
         access = getattr(self.request, "access", None)  # None: schema generation
         here = access.current_workspace_ids("inventory:view") if access else []
         visible = access.visible_workspace_ids("inventory:view") if access else []

@@ -276,8 +276,12 @@ def parse_sort(request: Request, view) -> list[str]:
 
 def parse_includes(request: Request, view) -> frozenset[str]:
     """Requested include paths, with every dotted path's parents added."""
-    allowed: dict = getattr(view, "include_prefetches", {})
     raw = request.query_params.get("include", "")
+    if not raw:
+        # Most requests ask for none; the view's includes (built per request on some views,
+        # e.g. products' stock) are then not read at all.
+        return frozenset()
+    allowed: dict = getattr(view, "include_prefetches", {})
     paths: set[str] = set()
     for item in (part.strip() for part in raw.split(",")):
         if not item:
@@ -292,6 +296,7 @@ def parse_includes(request: Request, view) -> frozenset[str]:
 
 def apply_includes(queryset: QuerySet, includes: Iterable[str], view) -> QuerySet:
     lookups: list[str | Prefetch] = []
+    prefetches: dict = view.include_prefetches if includes else {}
     for path in sorted(includes, key=lambda p: p.count(".")):
-        lookups.extend(view.include_prefetches.get(path, ()))
+        lookups.extend(prefetches.get(path, ()))
     return queryset.prefetch_related(*lookups) if lookups else queryset
