@@ -10,7 +10,8 @@ allowed) and the OpenAPI parameters for free:
   tie-breaker so pages are stable;
 * ``include_prefetches``: include path → prefetch lookups. Requesting ``a.b`` implies ``a``;
   every include is a ``prefetch_related``, so the query count of a list does not grow with
-  its page size or fan-out.
+  its page size or fan-out. Lookups that depend on the caller are built by the view's
+  ``include_lookups``, for the paths asked for only.
 """
 
 from __future__ import annotations
@@ -276,12 +277,8 @@ def parse_sort(request: Request, view) -> list[str]:
 
 def parse_includes(request: Request, view) -> frozenset[str]:
     """Requested include paths, with every dotted path's parents added."""
-    raw = request.query_params.get("include", "")
-    if not raw:
-        # Most requests ask for none; the view's includes (built per request on some views,
-        # e.g. products' stock) are then not read at all.
-        return frozenset()
     allowed: dict = getattr(view, "include_prefetches", {})
+    raw = request.query_params.get("include", "")
     paths: set[str] = set()
     for item in (part.strip() for part in raw.split(",")):
         if not item:
@@ -296,7 +293,6 @@ def parse_includes(request: Request, view) -> frozenset[str]:
 
 def apply_includes(queryset: QuerySet, includes: Iterable[str], view) -> QuerySet:
     lookups: list[str | Prefetch] = []
-    prefetches: dict = view.include_prefetches if includes else {}
     for path in sorted(includes, key=lambda p: p.count(".")):
-        lookups.extend(prefetches.get(path, ()))
+        lookups.extend(view.include_lookups(path))
     return queryset.prefetch_related(*lookups) if lookups else queryset
