@@ -152,20 +152,28 @@ class ProductViewSet(ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, Destroy
     sort_fields = ("name", "sku", "price", *TIMESTAMP_SORTS)
     default_sort = "name"
 
-    @property
-    def include_prefetches(self) -> dict[str, tuple]:
-        # Built per request: stock shows where the caller may see it (`inventory:view`).
+    include_prefetches = {
+        "category": ("category",),
+        "default_tax": ("default_tax",),
+        # Stock shows where the caller may see it: built per request, by include_lookups.
+        "stock": (),
+        "stock_levels": (),
+    }
+
+    def include_lookups(self, path: str) -> tuple:
+        """Stock levels in the workspaces where the caller has `inventory:view`: the request's
+        for `stock`, every visible one for `stock_levels`. Built only when asked for (a
+        queryset per include costs as much as a small detail's own)."""
+        if path not in ("stock", "stock_levels"):
+            return super().include_lookups(path)
         access = getattr(self.request, "access", None)  # None: schema generation
-        here = access.current_workspace_ids("inventory:view") if access else []
+        if path == "stock":
+            here = access.current_workspace_ids("inventory:view") if access else []
+            levels = selectors.stock_level_list(workspace_ids=here)
+            return (Prefetch("stock_levels", levels, to_attr="current_stock_levels"),)
         visible = access.visible_workspace_ids("inventory:view") if access else []
-        current = selectors.stock_level_list(workspace_ids=here)
-        every = selectors.stock_level_list(workspace_ids=visible)
-        return {
-            "category": ("category",),
-            "default_tax": ("default_tax",),
-            "stock": (Prefetch("stock_levels", current, to_attr="current_stock_levels"),),
-            "stock_levels": (Prefetch("stock_levels", every, to_attr="visible_stock_levels"),),
-        }
+        levels = selectors.stock_level_list(workspace_ids=visible)
+        return (Prefetch("stock_levels", levels, to_attr="visible_stock_levels"),)
 
     def filterset_kwargs(self) -> dict[str, Any]:
         return {"stock_workspace_ids": self.request.access.current_workspace_ids("inventory:view")}

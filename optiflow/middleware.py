@@ -10,6 +10,9 @@ from typing import Any
 
 import structlog
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.sessions import middleware as sessions_middleware
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import resolve
@@ -181,3 +184,38 @@ class ReadinessMiddleware:
         request.resolver_match = resolve(self.PATH, settings.PUBLIC_SCHEMA_URLCONF)
         # Django's handler renders a view's response; called from here, it is ours to do.
         return request.resolver_match.func(request).render()
+
+
+# --- the admin's middleware, skipped for the API ---------------------------------------------
+# Sessions, the session user and flash messages serve the admin's pages. The API authenticates
+# each request by its bearer token (DRF sets ``request.user``) and reads no session, cookie or
+# message, so on a path under ``/api/`` these three only cost time: a session store and a
+# lazy user built, two message stores set up and flushed. Skipping them changes no response:
+# the session middleware adds ``Vary: Cookie`` and cookies only for a session that was read or
+# written, and the message middleware writes only messages that were added. The other Django
+# middleware (security headers, X-Frame-Options, CSRF, CORS) runs for every path, as before.
+# ``TenantMiddleware`` runs first: by then ``path_info`` has lost any ``/t/{slug}`` prefix.
+
+API_PATH_PREFIX = "/api/"
+
+
+class AdminOnlyMiddleware:
+    """Base of the admin-only middleware below: an API request goes straight on."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(API_PATH_PREFIX):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(AdminOnlyMiddleware, sessions_middleware.SessionMiddleware):
+    """Django's ``SessionMiddleware``, for every path but the API's."""
+
+
+class AuthenticationMiddleware(AdminOnlyMiddleware, auth_middleware.AuthenticationMiddleware):
+    """Django's ``AuthenticationMiddleware`` (the session's user), for every path but the
+    API's, whose user is its token's."""
+
+
+class MessageMiddleware(AdminOnlyMiddleware, messages_middleware.MessageMiddleware):
+    """Django's ``MessageMiddleware``, for every path but the API's."""

@@ -10,7 +10,8 @@ allowed) and the OpenAPI parameters for free:
   tie-breaker so pages are stable;
 * ``include_prefetches``: include path → prefetch lookups. Requesting ``a.b`` implies ``a``;
   every include is a ``prefetch_related``, so the query count of a list does not grow with
-  its page size or fan-out.
+  its page size or fan-out. Lookups that depend on the caller are built by the view's
+  ``include_lookups``, for the paths asked for only.
 """
 
 from __future__ import annotations
@@ -293,5 +294,5 @@ def parse_includes(request: Request, view) -> frozenset[str]:
 def apply_includes(queryset: QuerySet, includes: Iterable[str], view) -> QuerySet:
     lookups: list[str | Prefetch] = []
     for path in sorted(includes, key=lambda p: p.count(".")):
-        lookups.extend(view.include_prefetches.get(path, ()))
+        lookups.extend(view.include_lookups(path))
     return queryset.prefetch_related(*lookups) if lookups else queryset

@@ -235,6 +235,11 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
             queryset = queryset.filter(visible)
         return queryset
 
+    def include_lookups(self, path: str) -> tuple:
+        """The prefetch lookups of include ``path``: its ``include_prefetches`` entry. A view
+        whose lookups depend on the caller builds them here, so only for the paths asked for."""
+        return self.include_prefetches.get(path, ())
+
     @property
     def includes(self) -> frozenset[str]:
         if not hasattr(self, "_includes"):
@@ -371,8 +376,8 @@ def detail_renderer(viewset: type[ApiViewSet]) -> Callable[[Model], dict[str, An
     the record as a ``RecordedDetail``, for ``respond``."""
 
     def render(record: Model) -> dict[str, Any]:
-        includes = viewset.detail_includes
-        fresh = apply_includes(viewset().base_queryset(), includes, viewset).get(pk=record.pk)
+        includes, view = viewset.detail_includes, viewset()
+        fresh = apply_includes(view.base_queryset(), includes, view).get(pk=record.pk)
         plan = plan_for(viewset.serializer_class, includes)
         data = plan.render([fresh], {"include": includes})[0]
         recorded = RecordedDetail(viewset, getattr(fresh, "updated_at", None), data)
