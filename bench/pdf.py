@@ -112,7 +112,7 @@ def seed() -> dict[int, list[int]]:
         for index, lines in enumerate([*SIZES, *[ZIP_LINES] * ZIP_COUNT]):
             items = [
                 {
-                    "product_id": product.pk,
+                    "product": product,
                     "quantity": Decimal(n % 5 + 1),
                     "description": f"Consulting, week {n + 1}: analysis and report",
                     **({"discount_rate": Decimal(10)} if n % 4 == 0 else {}),
