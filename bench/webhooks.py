@@ -8,8 +8,11 @@ the same number of events across three tenants show the two sides of it:
 
 * **backlog**: the events are recorded with no worker running, then the workers start; the
   rate at which they drain the queue (first to last arrival) is their capacity;
-* **live**: the events are recorded by three writers (one per tenant) as fast as they go while
-  the workers run; the latency is from each change's commit to its arrival at the receiver.
+* **live**: the events are recorded by three writers (one per tenant) while the workers run, as
+  fast as they go or at ``--rate`` events per second in all; the latency is from each change's
+  commit to its arrival at the receiver. As fast as they go, the writers share the two cores
+  with the workers, so the latency also says how fast the API records events: compare runs at
+  one ``--rate``.
 
 Run it with ``make bench BENCHES=webhooks`` (or ``.venv/bin/python -m bench.webhooks
 [--events N] [--workers N] [--concurrency N]``). It uses the database the settings give
@@ -130,9 +133,12 @@ def start_workers(count: int, concurrency: int) -> list[subprocess.Popen]:
     ]
 
 
-def write_events(tenant: Tenant, count: int, committed: dict[str, float]) -> None:
+def write_events(
+    tenant: Tenant, count: int, committed: dict[str, float], interval: float = 0.0
+) -> None:
     """``count`` stock adjustments in ``tenant``, each its own transaction, by the tenant's only
-    writer; records when each event's change committed."""
+    writer, one every ``interval`` seconds at most; records when each event's change
+    committed."""
     try:
         with schema_context(tenant.schema_name):
             owner = User.objects.filter(is_tenant_admin=True).order_by("id").first()
@@ -140,7 +146,9 @@ def write_events(tenant: Tenant, count: int, committed: dict[str, float]) -> Non
             product = Product.objects.filter(sku="BENCH-HOOKS").first() or product_create(
                 actor=owner, name="Bench webhook widget", sku="BENCH-HOOKS", price=Decimal("1")
             )
-            for _ in range(count):
+            started = time.monotonic()
+            for n in range(count):
+                time.sleep(max(0.0, started + n * interval - time.monotonic()))
                 item = AdjustmentItem(product, Decimal("1"), "found")
                 stock_adjustment_create(workspace=workspace, actor=owner, items=[item])
                 at = time.time()
@@ -150,14 +158,16 @@ def write_events(tenant: Tenant, count: int, committed: dict[str, float]) -> Non
         connections.close_all()
 
 
-def record(bench_tenants: list[Tenant], events: int) -> dict[str, float]:
-    """``events`` events spread over the tenants, one writer thread per tenant; returns when
-    each event's change committed, by event id."""
+def record(bench_tenants: list[Tenant], events: int, rate: float | None = None) -> dict[str, float]:
+    """``events`` events spread over the tenants, one writer thread per tenant (at ``rate``
+    events per second in all, if given); returns when each event's change committed, by event
+    id."""
     committed: dict[str, float] = {}
     shares = [events // len(bench_tenants)] * len(bench_tenants)
     shares[0] += events - sum(shares)
+    interval = len(bench_tenants) / rate if rate else 0.0
     writers = [
-        threading.Thread(target=write_events, args=(tenant, share, committed))
+        threading.Thread(target=write_events, args=(tenant, share, committed, interval))
         for tenant, share in zip(bench_tenants, shares, strict=True)
     ]
     for writer in writers:
@@ -190,6 +200,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000, help="events per run (2000)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (2)")
     parser.add_argument("--concurrency", type=int, default=8, help="jobs per worker (8)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="live run: events per second in all (default: as fast as possible)",
+    )
     options = parser.parse_args()
 
     call_command("migrate_schemas", verbosity=0)
@@ -208,7 +223,7 @@ def main() -> None:
         capacity = (len(backlog) - 1) / (max(drained) - min(drained))
 
         log(f"Live: recording {options.events} events while the workers run...")
-        live = record(bench_tenants, options.events)
+        live = record(bench_tenants, options.events, options.rate)
         wait_for(arrivals, live)
     finally:
         stop(workers)
