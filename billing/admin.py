@@ -23,7 +23,11 @@ from billing.models import (
     Quotation,
     QuotationItem,
 )
-from billing.services.numbering import document_series_create, document_series_update
+from billing.services.numbering import (
+    SERIES_FIELDS,
+    document_series_create,
+    document_series_update,
+)
 from optiflow.admin_base import ReadOnlyAdmin, ReadOnlyInline, ServiceAdmin, money, tenant_currency
 from optiflow.admin_sites import tenant_admin
 from optiflow.dashboard import DASHBOARD_PANELS, Metric, Panel, Row
@@ -37,17 +41,7 @@ class DocumentSeriesAdmin(ServiceAdmin):
 
     list_display = ["name", "document_type", "prefix", "next_number", "is_default", "is_active"]
     list_filter = ["document_type", "is_active"]
-    fields = [
-        "name",
-        "document_type",
-        "prefix",
-        "next_number",
-        "padding",
-        "end_number",
-        "valid_until",
-        "is_default",
-        "is_active",
-    ]
+    fields = SERIES_FIELDS
 
     def service_create(self, request: HttpRequest, data: dict, form) -> DocumentSeries:
         return document_series_create(**data)

@@ -14,6 +14,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
+from billing.services.numbering import SERIES_FIELDS
 from contacts.models import Contact
 from contacts.serializers import ContactSerializer
 from inventory.models import Product, Tax
@@ -31,18 +32,6 @@ from optiflow.money import AMOUNT, CENT, HUNDRED, RATE
 from tenants.serializers import UserSerializer, WorkspaceRefSerializer
 
 # --- document series ------------------------------------------------------------------------
-
-SERIES_FIELDS = [
-    "name",
-    "document_type",
-    "prefix",
-    "next_number",
-    "padding",
-    "end_number",
-    "valid_until",
-    "is_default",
-    "is_active",
-]
 
 
 class DocumentSeriesSerializer(serializers.ModelSerializer):

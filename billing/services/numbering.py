@@ -187,6 +187,21 @@ def save_series(series: DocumentSeries) -> DocumentSeries:
     return series
 
 
+#: What a series' owner sets, through the API and the admin alike (``document_series_create``
+#: and ``document_series_update`` take these).
+SERIES_FIELDS = [
+    "name",
+    "document_type",
+    "prefix",
+    "next_number",
+    "padding",
+    "end_number",
+    "valid_until",
+    "is_default",
+    "is_active",
+]
+
+
 @transaction.atomic
 def document_series_create(**fields: Any) -> DocumentSeries:
     series = DocumentSeries(**fields)
