@@ -4,4 +4,6 @@
               the request's time limits, so it runs right behind any connection pooler.
 ``timeouts``  the lock and statement timeouts of a request: the middleware that sets them and
               what a request that hits one answers.
+``inserts``   ``bulk_insert``: the hot paths' new rows in one statement, without Django's
+              value-by-value preparation.
 """
