@@ -6,4 +6,6 @@
               what a request that hits one answers.
 ``inserts``   ``bulk_insert``: the hot paths' new rows in one statement, without Django's
               value-by-value preparation.
+``prefetch``  ``set_prefetched``: rows a service has just written, held as their parent's
+              relation so that rendering the parent reads nothing back.
 """
