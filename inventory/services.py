@@ -28,6 +28,7 @@ from inventory.models import (
     StockTransferLine,
     Tax,
 )
+from optiflow.db.inserts import bulk_insert
 from optiflow.deletion import delete_or_refuse
 from optiflow.errors import DomainError
 from optiflow.events import event_record
@@ -390,7 +391,7 @@ def _stock_write(
                 **links,
             )
         )
-    StockMovement.objects.bulk_create(movements)
+    bulk_insert(movements)
     now = timezone.now()
     fell_low = [
         level

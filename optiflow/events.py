@@ -3,9 +3,10 @@
 Services call ``event_record`` inside the transaction of their change, naming the record. How a
 kind of record appears in an event (as its detail endpoint shows it) and which workspaces it
 concerns is registered by its app in ``EVENT_SOURCES`` (from ``AppConfig.ready``), so services
-stay free of serializers and this module free of the apps. Receivers of ``event_recorded``
-(webhook fan-out) run inside that same transaction: what they write commits or rolls back
-with the change.
+stay free of serializers and this module free of the apps. The record is read afresh for it,
+unless the service holds it as that read would return it (``current``). Receivers of
+``event_recorded`` (webhook fan-out) run inside that same transaction: what they write commits
+or rolls back with the change.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ PURGE_BATCH = 1000
 class EventSource:
     """How one model's records appear in events."""
 
-    #: The record as its detail endpoint shows it (read fresh, inside the transaction).
-    render: Callable[[Any], dict[str, Any]]
+    #: The record as its detail endpoint shows it: read afresh inside the transaction, or
+    #: rendered as it is when the second argument (``current``) is true.
+    render: Callable[[Any, bool], dict[str, Any]]
     #: The workspaces it concerns, its own first; empty for tenant-wide records.
     workspace_ids: Callable[[Any], list[int]]
 
@@ -56,10 +58,19 @@ EVENT_SOURCES: dict[type[Model], EventSource] = {}
 event_recorded = Signal()
 
 
-def event_record(*, type: str, record: Model, extra: dict[str, Any] | None = None) -> Event:
+def event_record(
+    *, type: str, record: Model, extra: dict[str, Any] | None = None, current: bool = False
+) -> Event:
     """Append an event about ``record``; must run inside the transaction of the change it
     describes. ``extra`` adds keys to the object (``{"deleted": true}`` for a record the change
-    removes)."""
+    removes).
+
+    ``current``: the caller vouches that ``record`` holds what reading it afresh would return
+    (every column as stored, generated ones included, and the relations its detail shows
+    already in memory, as ``prefetch_related`` leaves them), so it is rendered without being
+    read again. Only for a record this transaction has just written or read under its lock,
+    and changed since only in ways the service mirrors (tests compare such events with the
+    record read back)."""
     if type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {type!r}")
     connection = transaction.get_connection()
@@ -68,7 +79,7 @@ def event_record(*, type: str, record: Model, extra: dict[str, Any] | None = Non
     source = EVENT_SOURCES[record.__class__]
     event = Event.objects.create(
         type=type,
-        payload={**source.render(record), **(extra or {})},
+        payload={**source.render(record, current), **(extra or {})},
         workspace_ids=source.workspace_ids(record),
     )
     event_recorded.send(sender=Event, event=event)

@@ -20,6 +20,8 @@ from billing.models import Document, DocumentItem, LineTax
 from billing.money import DiscountExceedsSubtotal, LineAmounts, document_amounts, line_amounts
 from contacts.models import Contact
 from inventory.models import Product
+from optiflow.db.inserts import bulk_insert
+from optiflow.db.prefetch import set_prefetched
 from optiflow.errors import NON_FIELD, DomainError
 from optiflow.money import MAX_AMOUNT
 from tenants.models import Tenant
@@ -311,9 +313,17 @@ def lines_write(
     if updated:
         tax_model.objects.filter(item__in=updated).delete()
         item_model.objects.bulk_update(updated, ITEM_FIELDS)
-    item_model.objects.bulk_create([row for row in rows if row.pk is None])
-    tax_model.objects.bulk_create(
-        tax_model(item=row, tax_id=copy.tax_id, name=copy.name, rate=copy.rate, amount=amount)
+    bulk_insert([row for row in rows if row.pk is None])
+    copies = [
+        [
+            tax_model(item=row, tax_id=copy.tax_id, name=copy.name, rate=copy.rate, amount=amount)
+            for copy, amount in zip(line.taxes, line.amounts.taxes, strict=True)
+        ]
         for row, line in zip(rows, lines, strict=True)
-        for copy, amount in zip(line.taxes, line.amounts.taxes, strict=True)
-    )
+    ]
+    bulk_insert([tax for taxes in copies for tax in taxes])
+    # These are now all of the document's lines and taxes, as a read would order them (by id):
+    # held as its relations, they are what its event renders (``invoice_write``).
+    for row, taxes in zip(rows, copies, strict=True):
+        set_prefetched(row, "taxes", taxes)
+    set_prefetched(document, "items", sorted(rows, key=lambda row: row.pk))

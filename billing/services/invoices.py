@@ -14,9 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
-from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
+from billing.models import DocumentSeries, DocumentType, Invoice, InvoiceItem, Payment, Quotation
 from billing.services.documents import (
     ItemsReplacement,
     Line,
@@ -131,7 +132,9 @@ def invoice_write(
         stock_out(
             invoice=invoice, sold=[(line.product, line.quantity) for line in lines], actor=actor
         )
-    event_record(type="invoice.created", record=invoice)
+    # Current: the insert read back its id and generated column, and ``lines_write`` left
+    # the lines and taxes it wrote as the invoice's relations.
+    event_record(type="invoice.created", record=invoice, current=True)
     return invoice
 
 
@@ -284,6 +287,12 @@ def invoice_void(*, invoice: Invoice, actor: User) -> None:
     invoice.status = Invoice.Status.CANCELLED
     invoice.cancelled_at = timezone.now()
     invoice.save(update_fields=["status", "cancelled_at", "updated_at"])
+    # An update reads no generated column back: ``amount_due`` as the model computes it.
+    invoice.amount_due = invoice.outstanding
+    # The lines with their products (for the stock) and taxes (for the event), read once.
+    prefetch_related_objects(
+        [invoice], Prefetch("items", InvoiceItem.objects.select_related("product")), "items__taxes"
+    )
     returned = [
         StockChange(
             product=item.product,
@@ -291,9 +300,10 @@ def invoice_void(*, invoice: Invoice, actor: User) -> None:
             quantity=item.quantity,
             movement_type=RETURN,
         )
-        for item in invoice.items.select_related("product")
+        for item in invoice.items.all()
     ]
     stock_apply(
         changes=returned, actor=actor, reference=invoice.document_number, invoice_id=invoice.pk
     )
-    event_record(type="invoice.cancelled", record=invoice)
+    # Current: read under the lock, and changed since only as written above.
+    event_record(type="invoice.cancelled", record=invoice, current=True)

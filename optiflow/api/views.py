@@ -347,9 +347,10 @@ RECORDED_DETAIL = "_recorded_detail"
 
 @dataclass(frozen=True)
 class RecordedDetail:
-    """A record's detail body as its last event rendered it, read afresh in the write's
-    transaction. The service that recorded the event usually returns the record right after,
-    so ``respond`` answers this body rather than reading and rendering the same again."""
+    """A record's detail body as its last event rendered it, as the write's transaction held
+    it (``detail_renderer``). The service that recorded the event usually returns the record
+    right after, so ``respond`` answers this body rather than reading and rendering the same
+    again."""
 
     viewset: type[ApiViewSet]
     updated_at: Any
@@ -369,15 +370,19 @@ class RecordedDetail:
         )
 
 
-def detail_renderer(viewset: type[ApiViewSet]) -> Callable[[Model], dict[str, Any]]:
-    """A function that reads a record afresh and renders it as ``viewset``'s detail endpoint
-    does (its serializer, with its ``detail_includes``): the object of outbox events (SPEC
-    §8.10), registered by each app in ``optiflow.events.EVENT_SOURCES``. The body is left on
-    the record as a ``RecordedDetail``, for ``respond``."""
+def detail_renderer(viewset: type[ApiViewSet]) -> Callable[[Model, bool], dict[str, Any]]:
+    """A function that reads a record afresh (unless its caller holds it ``current``, as that
+    read would return it: ``optiflow.events.event_record``) and renders it as ``viewset``'s
+    detail endpoint does (its serializer, with its ``detail_includes``): the object of outbox
+    events (SPEC §8.10), registered by each app in ``optiflow.events.EVENT_SOURCES``. The body
+    is left on the record as a ``RecordedDetail``, for ``respond``."""
 
-    def render(record: Model) -> dict[str, Any]:
+    def render(record: Model, current: bool) -> dict[str, Any]:
         includes, view = viewset.detail_includes, viewset()
-        fresh = apply_includes(view.base_queryset(), includes, view).get(pk=record.pk)
+        if current:
+            fresh = record
+        else:
+            fresh = apply_includes(view.base_queryset(), includes, view).get(pk=record.pk)
         plan = plan_for(viewset.serializer_class, includes)
         data = plan.render([fresh], {"include": includes})[0]
         recorded = RecordedDetail(viewset, getattr(fresh, "updated_at", None), data)

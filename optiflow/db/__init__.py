@@ -4,4 +4,8 @@
               the request's time limits, so it runs right behind any connection pooler.
 ``timeouts``  the lock and statement timeouts of a request: the middleware that sets them and
               what a request that hits one answers.
+``inserts``   ``bulk_insert``: the hot paths' new rows in one statement, without Django's
+              value-by-value preparation.
+``prefetch``  ``set_prefetched``: rows a service has just written, held as their parent's
+              relation so that rendering the parent reads nothing back.
 """

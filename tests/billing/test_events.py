@@ -9,6 +9,7 @@ import pytest
 
 from optiflow.models import Event
 from tests.billing.factories import item
+from tests.inventory.factories import TaxFactory
 
 
 @pytest.fixture
@@ -133,3 +134,28 @@ def test_deleting_a_draft_is_recorded_as_cancelled_and_deleted(api, customer, wi
 
     payload = Event.objects.filter(type="invoice.cancelled").latest("id").payload
     assert (payload["id"], payload["status"], payload["deleted"]) == (draft["id"], "draft", True)
+
+
+def test_events_rendered_from_the_rows_just_written_equal_the_records_read_back(
+    api, customer, widget, gadget, vat
+):
+    """Issuing and voiding render their events from the rows they hold, not read back
+    (``event_record(current=True)``): each equals the detail read right after, over lines that
+    exercise every computed column (rates and amounts of discount, several taxes, none)."""
+    levy = TaxFactory(name="Levy", rate="2.50")
+    lines = [
+        item(widget, "1.5", discount_rate="12.5", description="  Padded  "),
+        item(widget, 2, discount_amount="0.99", tax_ids=[vat.pk, levy.pk]),
+        item(gadget, "0.01", unit_price="0.5"),
+    ]
+    created = api.post("/invoices", {"contact_id": customer.pk, "items": lines, "notes": "x"})
+    assert created.status_code == 201, created.content
+    invoice_id = created.json()["data"]["id"]
+    shown = api.get(f"/invoices/{invoice_id}").json()["data"]
+    assert Event.objects.filter(type="invoice.created").latest("id").payload == shown
+
+    assert api.delete(f"/invoices/{invoice_id}").status_code == 204
+    cancelled = Event.objects.filter(type="invoice.cancelled").latest("id").payload
+    assert cancelled == api.get(f"/invoices/{invoice_id}").json()["data"]
+    assert (cancelled["status"], cancelled["amount_due"]) == ("cancelled", "0.00")
+    assert [len(line["taxes"]) for line in cancelled["items"]] == [1, 2, 0]
