@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from optiflow.api.exceptions import BadRequest
+from optiflow.api.fetch import records
 from optiflow.api.query import DIGITS, parse_integer
 
 DEFAULT_PER_PAGE = 15
@@ -210,7 +211,7 @@ class ListPagination(pagination.BasePagination):
         self.page = positive_int_param(request, PAGE, 1)
         self.total = queryset.count()
         offset = (self.page - 1) * self.per_page
-        rows = list(queryset[offset : offset + self.per_page]) if offset < self.total else []
+        rows = records(queryset[offset : offset + self.per_page]) if offset < self.total else []
         self.count_on_page = len(rows)
         self.offset = offset
         return rows
@@ -224,7 +225,7 @@ class ListPagination(pagination.BasePagination):
         annotated = queryset.annotate(**{n: F(k.path) for n, k in zip(names, keys, strict=True)})
         travel = keys if direction == AFTER else [key.flipped() for key in keys]
         ordered = annotated.order_by(*(("-" if k.descending else "") + k.path for k in travel))
-        rows = list(rows_after(ordered, travel, position)[: self.per_page + 1])
+        rows = records(rows_after(ordered, travel, position)[: self.per_page + 1])
         self.has_more = len(rows) > self.per_page
         rows = rows[: self.per_page]
         # Is there anything the other way, from the row nearest the position (or from the

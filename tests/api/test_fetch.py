@@ -1,11 +1,12 @@
-"""``optiflow.api.fetch.prefetch`` against Django's ``prefetch_related_objects``: the same
-records reached the same way from every row (caches, prefetched querysets, ``to_attr``), with
-one query per lookup and none afterwards."""
+"""``optiflow.api.fetch`` against Django: ``records`` builds the instances ``QuerySet``
+iteration builds, and ``prefetch`` reaches from every row the records
+``prefetch_related_objects`` reaches, the same way (caches, prefetched querysets, ``to_attr``),
+with one query per lookup and none afterwards."""
 
 from __future__ import annotations
 
 import pytest
-from django.db.models import Model, Prefetch, prefetch_related_objects
+from django.db.models import Count, Model, Prefetch, prefetch_related_objects
 
 from billing import demo as billing_demo
 from billing.models import Invoice
@@ -14,7 +15,7 @@ from contacts import demo as contacts_demo
 from inventory import demo as inventory_demo
 from inventory.models import Product, StockLevel
 from inventory.selectors import stock_level_list
-from optiflow.api.fetch import prefetch
+from optiflow.api.fetch import prefetch, records
 
 
 @pytest.fixture
@@ -90,3 +91,23 @@ def test_a_page_reaches_what_djangos_prefetch_reaches(
 def test_an_empty_page_queries_nothing(tenant, django_assert_num_queries):
     with django_assert_num_queries(0):
         prefetch([], ["items", "items__product"])
+
+
+def state(record: Model) -> tuple:
+    return type(record), record.__dict__.keys(), record._state.adding, record._state.db
+
+
+@pytest.mark.parametrize("model", [Invoice, StockLevel, Product])
+def test_records_are_the_instances_django_builds(seeded, model):
+    built = records(model.objects.order_by("pk"))
+    django = list(model.objects.order_by("pk"))
+    assert built
+    assert [state(record) for record in built] == [state(record) for record in django]
+    assert [vars(record) | {"_state": None} for record in built] == [
+        vars(record) | {"_state": None} for record in django
+    ]
+
+
+def test_an_annotated_queryset_is_iterated_by_django(seeded):
+    (product,) = records(Product.objects.annotate(levels=Count("stock_levels"))[:1])
+    assert product.levels == product.stock_levels.count()
