@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -27,9 +28,9 @@ from django.db.models import F, Q, QuerySet
 from rest_framework import pagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from optiflow.api.exceptions import BadRequest
+from optiflow.api.fetch import records
 from optiflow.api.query import DIGITS, parse_integer
 
 DEFAULT_PER_PAGE = 15
@@ -200,6 +201,7 @@ class ListPagination(pagination.BasePagination):
     def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list:
         self.request = request
         self.view = view
+        self.link_parts: tuple | None = None
         self.per_page = min(positive_int_param(request, PER_PAGE, DEFAULT_PER_PAGE), MAX_PER_PAGE)
         given = [name for name in (PAGE, AFTER, BEFORE) if name in request.query_params]
         if len(given) > 1:
@@ -210,7 +212,7 @@ class ListPagination(pagination.BasePagination):
         self.page = positive_int_param(request, PAGE, 1)
         self.total = queryset.count()
         offset = (self.page - 1) * self.per_page
-        rows = list(queryset[offset : offset + self.per_page]) if offset < self.total else []
+        rows = records(queryset[offset : offset + self.per_page]) if offset < self.total else []
         self.count_on_page = len(rows)
         self.offset = offset
         return rows
@@ -224,7 +226,7 @@ class ListPagination(pagination.BasePagination):
         annotated = queryset.annotate(**{n: F(k.path) for n, k in zip(names, keys, strict=True)})
         travel = keys if direction == AFTER else [key.flipped() for key in keys]
         ordered = annotated.order_by(*(("-" if k.descending else "") + k.path for k in travel))
-        rows = list(rows_after(ordered, travel, position)[: self.per_page + 1])
+        rows = records(rows_after(ordered, travel, position)[: self.per_page + 1])
         self.has_more = len(rows) > self.per_page
         rows = rows[: self.per_page]
         # Is there anything the other way, from the row nearest the position (or from the
@@ -267,12 +269,19 @@ class ListPagination(pagination.BasePagination):
         return list(values)
 
     def url_with(self, **params: Any) -> str:
-        url = self.request.build_absolute_uri()
-        for name in (PAGE, AFTER, BEFORE):
-            url = remove_query_param(url, name)
-        for name, value in params.items():
-            url = replace_query_param(url, name, value)
-        return url
+        """The request's URL without its position (``page``, ``after``, ``before``), with
+        ``params``: what DRF's ``remove_query_param`` and ``replace_query_param`` give, with the
+        URL parsed once per request rather than once per parameter of every link."""
+        if self.link_parts is None:
+            scheme, netloc, path, query, fragment = urlsplit(self.request.build_absolute_uri())
+            kept = parse_qs(query, keep_blank_values=True)
+            for name in (PAGE, AFTER, BEFORE):
+                kept.pop(name, None)
+            self.link_parts = (scheme, netloc, path, fragment, kept)
+        scheme, netloc, path, fragment, kept = self.link_parts
+        given = {name: [str(value)] for name, value in params.items()}
+        query = urlencode(sorted({**kept, **given}.items()), doseq=True)
+        return urlunsplit((scheme, netloc, path, query, fragment))
 
     def page_url(self, number: int) -> str:
         return self.url_with() if number == 1 else self.url_with(page=number)

@@ -9,9 +9,10 @@ allowed) and the OpenAPI parameters for free:
 * ``sort_fields`` (names of model fields) and ``default_sort``; ``id`` is always the final
   tie-breaker so pages are stable;
 * ``include_prefetches``: include path → prefetch lookups. Requesting ``a.b`` implies ``a``;
-  every include is a ``prefetch_related``, so the query count of a list does not grow with
-  its page size or fan-out. Lookups that depend on the caller are built by the view's
-  ``include_lookups``, for the paths asked for only.
+  every include is a ``prefetch_related`` (``optiflow.api.fetch.prefetch`` on a list's
+  page), so the query count of a list does not grow with its page size or fan-out. Lookups
+  that depend on the caller are built by the view's ``include_lookups``, for the paths asked
+  for only.
 """
 
 from __future__ import annotations
@@ -291,8 +292,14 @@ def parse_includes(request: Request, view) -> frozenset[str]:
     return frozenset(paths)
 
 
-def apply_includes(queryset: QuerySet, includes: Iterable[str], view) -> QuerySet:
+def include_lookups(includes: Iterable[str], view) -> list[str | Prefetch]:
+    """The prefetch lookups of ``includes``, shallow paths first."""
     lookups: list[str | Prefetch] = []
     for path in sorted(includes, key=lambda p: p.count(".")):
         lookups.extend(view.include_lookups(path))
+    return lookups
+
+
+def apply_includes(queryset: QuerySet, includes: Iterable[str], view) -> QuerySet:
+    lookups = include_lookups(includes, view)
     return queryset.prefetch_related(*lookups) if lookups else queryset

@@ -34,8 +34,16 @@ from idempotency import services as idempotency
 from optiflow.api import conditional
 from optiflow.api.access import resolve_access
 from optiflow.api.exceptions import BadRequest
+from optiflow.api.fetch import prefetch
 from optiflow.api.idempotency import keyed_request, rendered_body, replay
-from optiflow.api.query import DIGITS, apply_filters, apply_includes, parse_includes, parse_sort
+from optiflow.api.query import (
+    DIGITS,
+    apply_filters,
+    apply_includes,
+    include_lookups,
+    parse_includes,
+    parse_sort,
+)
 from optiflow.api.rendering import dumps, plan_for, planned
 from optiflow.api.serializers import shown_fields, validated_data
 from optiflow.api.throttling import rate_limit_headers
@@ -255,8 +263,9 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if self.action == "list":
+            # A list's includes are fetched for its page only (ListMixin.list).
             queryset = apply_filters(queryset, self.request, self)
-            queryset = queryset.order_by(*parse_sort(self.request, self))
+            return queryset.order_by(*parse_sort(self.request, self))
         return apply_includes(queryset, self.includes, self)
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -394,8 +403,9 @@ def detail_renderer(viewset: type[ApiViewSet]) -> Callable[[Model, bool], dict[s
 
 class ListMixin:
     def list(self, request: Request, *args, **kwargs) -> Response:
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # One query per include, as prefetch_related, for a fraction of its CPU.
+        prefetch(page, include_lookups(self.includes, self))
         return planned(self.get_paginated_response(self.render_rows(page)))
 
 

@@ -1,7 +1,8 @@
 """The compiled plans of ``optiflow.api.rendering`` against the serializers they are compiled
 from: for every resource list, each include it accepts (alone, all together, none), and each
 record's detail, the body and ``ETag`` are byte for byte those DRF's serializers and renderer
-give on the same rows, and the body validates against the OpenAPI document.
+give on the same rows (a list's includes fetched by Django's prefetch rather than
+``optiflow.api.fetch``), and the body validates against the OpenAPI document.
 
 The rows are the demo tenant's (every resource and relation) plus the awkward ones: nulls,
 non-ASCII and U+2028 text, zero and negative decimals, floats Python and orjson spell
@@ -19,6 +20,7 @@ import pytest
 import requests
 import schemathesis
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import prefetch_related_objects
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
@@ -99,7 +101,11 @@ def document() -> schemathesis.schemas.BaseSchema:
 
 @contextlib.contextmanager
 def serializers_render() -> Iterator[None]:
-    """Answers built as before plans: DRF's serializers on the rows, DRF's renderer."""
+    """Answers built as before plans: a list page's includes fetched by Django's
+    ``prefetch_related_objects``, DRF's serializers on the rows, DRF's renderer."""
+
+    def django_prefetch(rows, lookups):
+        prefetch_related_objects(rows, *lookups)
 
     def drf_rows(self, rows, includes=None):
         includes = self.includes if includes is None else includes
@@ -110,6 +116,7 @@ def serializers_render() -> Iterator[None]:
         return DRFJSONRenderer().render(data)
 
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(views, "prefetch", django_prefetch)
         patch.setattr(ApiViewSet, "render_rows", drf_rows)
         patch.setattr(views, "dumps", drf_dumps)
         patch.setattr(renderers, "dumps", drf_dumps)

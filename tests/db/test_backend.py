@@ -7,6 +7,7 @@ way another client of a shared pooled server connection would.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 
@@ -14,10 +15,14 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, NotSupportedError, connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
+from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.test import override_settings
 from django_tenants.utils import schema_context
+from psycopg import pq
 
 from contacts.models import Contact
+from optiflow.db.backend.base import UtcTimestamptzLoader
 from optiflow.db.timeouts import Timeouts, database_timeouts
 from tenants.models import User
 
@@ -140,6 +145,27 @@ def test_row_counts_returning_and_bulk_writes_see_the_callers_statement(tenant):
     assert Contact.objects.filter(name__in=names).delete()[0] == 3
     insert_contacts(names)
     assert Contact.objects.filter(name__in=names).count() == 3
+
+
+def test_timestamps_are_read_as_djangos_own_loader_reads_them(tenant):
+    texts = [
+        "2026-01-01 10:00:00.5+05:30",
+        "2026-06-30 23:59:59.123456-07",
+        "2000-02-29 12:00:00+00",
+        "0001-01-01 00:00:00+00",
+        "9999-12-31 23:59:59.999999+00",
+    ]
+    query = "SELECT " + ", ".join(["%s::timestamptz"] * len(texts))
+    with connection.cursor() as cursor:
+        loader = cursor.cursor.adapters.get_loader(TIMESTAMPTZ_OID, pq.Format.TEXT)
+        assert loader is UtcTimestamptzLoader
+        cursor.execute(query, texts)
+        fast = cursor.fetchone()
+        register_tzloader(dt.UTC, cursor.cursor)  # Django's loader, on this cursor only
+        cursor.execute(query, texts)
+        reference = cursor.fetchone()
+    assert fast == reference
+    assert all(value.tzinfo is dt.UTC for value in (*fast, *reference))
 
 
 def test_autocommit_statements_of_every_kind_run_in_the_tenant(committed_tenant, other_tenant):
