@@ -38,6 +38,8 @@ from django.db.models.fields.reverse_related import ManyToOneRel
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
+from optiflow.db.prefetch import set_prefetched
+
 
 class AnyOf(Lookup):
     """``column = ANY(%s)``, the values as one array parameter: ``__in`` binds and quotes one
@@ -123,18 +125,12 @@ def _reverse(
         key = getattr(record, remote.attname)
         groups[key].append(record)
         remote.set_cached_value(record, by_key[key])
-    cache_name = relation.cache_name
+    accessor = relation.get_accessor_name()
     for key, parent in by_key.items():
-        own = groups[key]
-        if to_attr is not None:
-            setattr(parent, to_attr, own)
-            continue
-        # What Django's prefetch leaves: the parent's related queryset, already evaluated.
-        related = getattr(parent, relation.get_accessor_name()).get_queryset()
-        related._result_cache, related._prefetch_done = own, True
-        if not hasattr(parent, "_prefetched_objects_cache"):
-            parent._prefetched_objects_cache = {}
-        parent._prefetched_objects_cache[cache_name] = related
+        if to_attr is None:
+            set_prefetched(parent, accessor, groups[key])
+        else:
+            setattr(parent, to_attr, groups[key])
     return found
 
 

@@ -6,6 +6,6 @@
               what a request that hits one answers.
 ``inserts``   ``bulk_insert``: the hot paths' new rows in one statement, without Django's
               value-by-value preparation.
-``prefetch``  ``set_prefetched``: rows a service has just written, held as their parent's
-              relation so that rendering the parent reads nothing back.
+``prefetch``  ``set_prefetched``: rows in hand (a service's new rows, a list page's includes)
+              held as their parent's relation, as ``prefetch_related`` leaves them.
 """

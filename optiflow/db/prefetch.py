@@ -1,4 +1,4 @@
-"""Rows a transaction has just written, handed to their parent's relation as if prefetched."""
+"""Rows in hand, given to their parent's relation as if prefetched."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from django.db.models import Model
 def set_prefetched(instance: Model, name: str, rows: Iterable[Model]) -> None:
     """Make ``instance.<name>.all()`` (a reverse foreign key, such as ``invoice.items``)
     answer ``rows`` without a query, exactly as ``prefetch_related`` would have left it: for
-    a service that has just written a record's whole set of related rows, so that rendering
-    the record does not read back what it holds.
+    a service that has just written a record's whole set of related rows (rendering the
+    record then reads back nothing), and for a list page's includes
+    (``optiflow.api.fetch.prefetch``).
 
     Django has no public way to give a relation rows already in memory, so this stores them
     where ``prefetch_related_objects`` does: a queryset filtered on ``instance`` (which
