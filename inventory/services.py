@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from inventory.models import (
@@ -226,16 +225,28 @@ class StockChange:
         return (self.product.pk, self.workspace.pk)
 
 
-def _levels_match(keys: Iterable[LevelKey]) -> Q:
-    """Exactly the levels of ``keys``, one term per workspace: a change names few workspaces
-    and many products, and each term costs the ORM far more than a longer ``IN`` list."""
-    products: dict[int, list[int]] = defaultdict(list)
-    for product_id, workspace_id in keys:
-        products[workspace_id].append(product_id)
-    match = Q()
-    for workspace_id, product_ids in products.items():
-        match |= Q(workspace_id=workspace_id, product_id__in=product_ids)
-    return match
+#: The levels of some keys, given as two arrays (product ids, workspace ids): one statement
+#: whatever the number of keys, and no term per key or workspace for Django to build.
+LEVELS_OF_KEYS = "(product_id, workspace_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))"
+
+
+def _levels_of(
+    keys: Sequence[LevelKey], *, lock: bool = False, all_or_none: bool = False
+) -> list[StockLevel]:
+    """The levels of ``keys``; with ``lock``, locked in primary-key order; with
+    ``all_or_none``, only if every key has its level (``_levels_locked``). Written in SQL:
+    every sale and void reads its levels this way, and building the same statement through
+    the ORM (a term per workspace, the subquery, the alias) cost more CPU than the rest of
+    the levels' work together."""
+    table = connection.ops.quote_name(StockLevel._meta.db_table)
+    columns = [list(column) for column in zip(*keys, strict=True)]
+    sql, params = f"SELECT * FROM {table} WHERE {LEVELS_OF_KEYS}", [*columns]
+    if all_or_none:
+        sql += f" AND (SELECT COUNT(*) FROM {table} WHERE {LEVELS_OF_KEYS}) = %s"
+        params += [*columns, len(keys)]
+    if lock:
+        sql += " ORDER BY id FOR UPDATE"
+    return list(StockLevel.objects.raw(sql, params))
 
 
 def _levels_locked(keys: Sequence[LevelKey]) -> list[StockLevel]:
@@ -248,28 +259,13 @@ def _levels_locked(keys: Sequence[LevelKey]) -> list[StockLevel]:
     each other instead of deadlocking. The count is a scalar subquery PostgreSQL evaluates
     once, before the first lock: when a level is missing no row is locked, so the caller can
     go on to create levels (``_levels_lock``) without holding a lock while it may wait.
-
-    Written in SQL, the keys as two arrays: every sale and void runs this, and building the
-    same statement through the ORM (a term per workspace, the subquery, the alias) cost
-    more CPU than the rest of the levels' work together.
     """
-    table = connection.ops.quote_name(StockLevel._meta.db_table)
-    wanted = "(product_id, workspace_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))"
-    products, workspaces = (list(column) for column in zip(*keys, strict=True))
-    return list(
-        StockLevel.objects.raw(
-            f"SELECT * FROM {table} WHERE {wanted}"
-            f" AND (SELECT COUNT(*) FROM {table} WHERE {wanted}) = %s"
-            " ORDER BY id FOR UPDATE",
-            [products, workspaces, products, workspaces, len(keys)],
-        )
-    )
+    return _levels_of(keys, lock=True, all_or_none=True)
 
 
 def _levels_lock(keys: Sequence[LevelKey]) -> list[StockLevel]:
     """Make sure a level exists for every key, then lock them all (in primary-key order)."""
-    match = _levels_match(keys)
-    existing = set(StockLevel.objects.filter(match).values_list("product_id", "workspace_id"))
+    existing = {(level.product_id, level.workspace_id) for level in _levels_of(keys)}
     missing = [key for key in keys if key not in existing]
     if missing:
         # ON CONFLICT DO NOTHING: a transaction creating the same level concurrently makes
@@ -280,7 +276,7 @@ def _levels_lock(keys: Sequence[LevelKey]) -> list[StockLevel]:
         StockLevel.objects.bulk_create(
             [StockLevel(product_id=p, workspace_id=w) for p, w in missing], ignore_conflicts=True
         )
-    return list(StockLevel.objects.select_for_update().filter(match).order_by("pk"))
+    return _levels_of(keys, lock=True)
 
 
 def _levels_save(levels: Iterable[StockLevel], now: dt.datetime) -> None:
