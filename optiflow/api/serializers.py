@@ -9,9 +9,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, QuerySet
 from rest_framework import serializers
 
+from optiflow.db.records import AnyOf
 from optiflow.money import AMOUNT
 from tenants.access import Access
 from tenants.models import Workspace
@@ -155,9 +156,17 @@ class BulkRelatedListSerializer(serializers.ListSerializer):
                 values = [line.get(name) for line in lines]
                 if many:
                     values = [value for each in values if isinstance(each, list) for value in each]
-                keys = {int(value) for value in values if str(value).isdigit()}
-                target.preloaded = target.get_queryset().in_bulk(keys)
+                keys = [*{int(value) for value in values if str(value).isdigit()}]
+                target.preloaded = preload(target.get_queryset(), keys)
         return super().to_internal_value(data)
+
+
+def preload(queryset: QuerySet, keys: list[int]) -> dict[int, Model]:
+    """``queryset.in_bulk(keys)`` with the keys as one array parameter (``in_bulk`` binds and
+    compiles one parameter per key)."""
+    if not keys:
+        return {}
+    return {row.pk: row for row in queryset.filter(AnyOf(F("pk"), keys)).order_by()}
 
 
 #: SPEC §5 "Limits": lines per invoice, quotation, stock adjustment or transfer. A document is
