@@ -13,6 +13,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
+from optiflow.db.records import raw_records
 from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import DomainError
 from tenants.models import Tenant, User, Workspace
@@ -109,12 +110,12 @@ def _default(document_type: str, *, lock: bool) -> DocumentSeries | None:
     of the statement building it (the subquery, ``first()``)."""
     table = connection.ops.quote_name(DocumentSeries._meta.db_table)
     sql = (
-        f"SELECT * FROM {table} WHERE id = (SELECT id FROM {table}"
+        f"SELECT {{columns}} FROM {table} WHERE id = (SELECT id FROM {table}"
         " WHERE document_type = %s AND is_default ORDER BY id LIMIT 1)"
     )
     if lock:
         sql += " FOR UPDATE"
-    return next(iter(DocumentSeries.objects.raw(sql, [document_type])), None)
+    return next(iter(raw_records(DocumentSeries, sql, [document_type])), None)
 
 
 def requested_sequence(series: DocumentSeries, requested: str, field: str) -> int:

@@ -5,16 +5,19 @@ builds."""
 from __future__ import annotations
 
 from decimal import Decimal
+from inspect import signature
 
 import pytest
 from django.db import connection, transaction
 from django.db.models import F
 from django.db.transaction import TransactionManagementError
 
+import billing.services.invoices  # noqa: F401  (its compiled queries, compared below)
 from billing.models import Invoice, InvoiceItem, Payment
 from billing.services.invoices import invoice_create
 from inventory.models import Product
 from optiflow.db.records import AnyOf, CompiledQuery, raw_records
+from optiflow.db.timeouts import lock_for_change
 from optiflow.models import Event
 from tests.contacts.factories import ContactFactory
 from tests.inventory.factories import ProductFactory
@@ -149,6 +152,33 @@ def test_a_converted_column_is_left_to_django(tenant):
     events = CompiledQuery(lambda pk: Event.objects.filter(pk__gte=pk))
     assert events.records(0) == list(Event.objects.filter(pk__gte=0))
     assert events.compiled.shape is None
+
+
+def test_every_compiled_query_is_what_django_compiles(owner, main):
+    """The guard on Django's compiler: for every ``CompiledQuery`` of the code (and the
+    statements of ``lock_for_change``), the SQL and parameters it runs for some values are
+    exactly those Django compiles for its queryset with these values."""
+    document = invoice(owner, main)
+    with transaction.atomic():
+        lock_for_change(Invoice, document.pk, label="invoice", related=("workspace",))
+        lock_for_change(Invoice, document.pk, label="invoice")
+    compared = 0
+    for query in CompiledQuery.every:
+        if query.build.__module__.startswith("tests."):
+            continue
+        with transaction.atomic():
+            compiled = query.compiled or query.compile(len(signature(query.build).parameters))
+        if compiled.shape is None:
+            continue
+        values = [document.pk + index for index in range(query.compiled.count)]
+        django = query.build(*values).values_list(*query.compiled.shape.lookups)
+        with transaction.atomic():
+            sql, params = django.query.sql_with_params()
+        assert (query.compiled.sql, list(query.compiled.params(values))) == (sql, list(params))
+        compared += 1
+    # The void's three and the invoice lock with its workspace; a lock with every relation
+    # (``select_related()``) is Django's.
+    assert compared >= 4
 
 
 def test_raw_records_are_the_records_raw_builds(owner, main):
