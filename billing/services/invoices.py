@@ -45,6 +45,7 @@ from inventory.models import Product, StockMovement
 from inventory.services import StockChange, stock_apply
 from optiflow.db.prefetch import set_prefetched
 from optiflow.db.records import AnyOf, CompiledQuery
+from optiflow.db.saves import save_fields, save_new
 from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import DomainError
 from optiflow.events import event_record
@@ -169,7 +170,7 @@ def invoice_write(
         invoice.document_series, invoice.document_number = document_number_take(
             document_type=DocumentType.INVOICE, series=document_series, requested=document_number
         )
-    invoice.save()
+    save_new(invoice)
     lines_write(document=invoice, lines=lines)
     if not draft:
         stock_out(
@@ -329,7 +330,7 @@ def invoice_void(*, invoice: Invoice, actor: User) -> None:
         )
     invoice.status = Invoice.Status.CANCELLED
     invoice.cancelled_at = timezone.now()
-    invoice.save(update_fields=["status", "cancelled_at", "updated_at"])
+    save_fields(invoice, ["status", "cancelled_at", "updated_at"])
     # An update reads no generated column back: ``amount_due`` as the model computes it.
     invoice.amount_due = invoice.outstanding
     items = invoice_lines_read(invoice)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
 from optiflow.db.records import raw_records
+from optiflow.db.saves import save_fields
 from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import DomainError
 from tenants.models import Tenant, User, Workspace
@@ -77,7 +78,7 @@ def document_number_take(
             field=number_field if requested is not None else series_field,
         )
     series.next_number = sequence + 1
-    series.save(update_fields=["next_number", "updated_at"])
+    save_fields(series, ["next_number", "updated_at"])
     return series, number
 
 
