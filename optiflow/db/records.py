@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -171,13 +172,13 @@ class CompiledQuery:
     #: integer column (Django compiles an out-of-range value into no condition at all).
     PLACEHOLDER = -7301
 
-    #: Every instance, for the test that compares each with what Django compiles.
-    every: ClassVar[list[CompiledQuery]] = []
+    #: Every instance alive, for the test that compares each with what Django compiles.
+    every: ClassVar[weakref.WeakSet[CompiledQuery]] = weakref.WeakSet()
 
     def __init__(self, build: Callable[..., QuerySet]) -> None:
         self.build = build
         self.compiled: _Compiled | None = None
-        CompiledQuery.every.append(self)
+        CompiledQuery.every.add(self)
 
     def records(self, *values: Any) -> list[Model]:
         compiled = self.compiled or self.compile(len(values))
