@@ -159,10 +159,10 @@ class CompiledQuery:
     parameters; every call then runs that SQL with its own values in those places (any other
     parameter is one of ``build``'s constants, kept as compiled) and builds the rows as
     ``records`` does, each record ``select_related`` reads left in its key's cache (``None``
-    where the key is null) as Django leaves it. A queryset ``shape`` refuses, or with a column whose
-    values Django converts after reading them (``from_db_value``, which this does not run),
-    is built and iterated by Django at every call; a value used twice or not at all is
-    refused (``ValueError``) at the first.
+    where the key is null) as Django leaves it, and each value Django converts after reading
+    it (``from_db_value``: a JSON column) converted as its compiler converts it. A queryset
+    ``shape`` refuses is built and iterated by Django at every call; a value used twice or
+    not at all is refused (``ValueError``) at the first.
 
     Unqualified table names are resolved through the connection's ``search_path``, so one
     compiled statement serves every tenant's schema. A ``select_for_update`` is refused
@@ -194,6 +194,8 @@ class CompiledQuery:
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.params(values))
             rows = cursor.fetchall()
+        if compiled.converters:
+            rows = [compiled.convert(row, connection) for row in rows]
         return compiled.shape.build(rows, compiled.db)
 
     def get(self, *values: Any) -> Model:
@@ -215,7 +217,7 @@ class CompiledQuery:
         queryset = self.build(*placeholders)
         model, found = queryset.model, shape(queryset, joins=True)
         if found is None:
-            self.compiled = _Compiled(model, None, queryset.db, "", count, (), False)
+            self.compiled = _Compiled(model, None, queryset.db, "", count, (), False, ())
             return self.compiled
         query = queryset.values_list(*found.lookups).query
         connection = connections[queryset.db]
@@ -225,12 +227,14 @@ class CompiledQuery:
             )
         compiler = query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
-        if any(
-            connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
-            for expression, _, _ in compiler.select
-        ):
-            self.compiled = _Compiled(model, None, queryset.db, "", count, (), False)
-            return self.compiled
+        # What SQLCompiler.apply_converters runs on a column: the backend's, then the field's.
+        converters = []
+        for index, (expression, _, _) in enumerate(compiler.select):
+            functions = connection.ops.get_db_converters(expression) + expression.get_db_converters(
+                connection
+            )
+            if functions:
+                converters.append((index, tuple(functions), expression))
         # Each parameter: the index of the value it takes, or the constant itself.
         slots: list[int | _Constant] = []
         for param in params:
@@ -239,7 +243,14 @@ class CompiledQuery:
         if sorted(slot for slot in slots if isinstance(slot, int)) != list(range(count)):
             raise ValueError("Each value must be a parameter of the statement exactly once.")
         self.compiled = _Compiled(
-            model, found, queryset.db, sql, count, tuple(slots), bool(query.select_for_update)
+            model,
+            found,
+            queryset.db,
+            sql,
+            count,
+            tuple(slots),
+            bool(query.select_for_update),
+            tuple(converters),
         )
         return self.compiled
 
@@ -260,9 +271,20 @@ class _Compiled:
     #: For each parameter of ``sql``, the index of the value it takes, or a constant.
     slots: tuple[int | _Constant, ...]
     locks: bool
+    #: The columns Django converts after reading: (index, converter functions, expression).
+    converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
 
     def params(self, values: Sequence[Any]) -> list[Any]:
         return [slot.value if isinstance(slot, _Constant) else values[slot] for slot in self.slots]
+
+    def convert(self, row: Sequence[Any], connection: Any) -> list[Any]:
+        row = list(row)
+        for index, functions, expression in self.converters:
+            value = row[index]
+            for function in functions:
+                value = function(value, expression, connection)
+            row[index] = value
+        return row
 
 
 def _build(model: type[Model], names: tuple[str, ...], values: Sequence[Any], db: str) -> Model:
