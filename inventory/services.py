@@ -28,6 +28,7 @@ from inventory.models import (
     Tax,
 )
 from optiflow.db.inserts import bulk_insert
+from optiflow.db.records import raw_records
 from optiflow.deletion import delete_or_refuse
 from optiflow.errors import DomainError
 from optiflow.events import event_record
@@ -240,13 +241,13 @@ def _levels_of(
     the levels' work together."""
     table = connection.ops.quote_name(StockLevel._meta.db_table)
     columns = [list(column) for column in zip(*keys, strict=True)]
-    sql, params = f"SELECT * FROM {table} WHERE {LEVELS_OF_KEYS}", [*columns]
+    sql, params = f"SELECT {{columns}} FROM {table} WHERE {LEVELS_OF_KEYS}", [*columns]
     if all_or_none:
         sql += f" AND (SELECT COUNT(*) FROM {table} WHERE {LEVELS_OF_KEYS}) = %s"
         params += [*columns, len(keys)]
     if lock:
         sql += " ORDER BY id FOR UPDATE"
-    return list(StockLevel.objects.raw(sql, params))
+    return raw_records(StockLevel, sql, params)
 
 
 def _levels_locked(keys: Sequence[LevelKey]) -> list[StockLevel]:

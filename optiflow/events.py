@@ -21,6 +21,7 @@ from django.db.models import Model
 from django.dispatch import Signal
 from django.utils import timezone
 
+from optiflow.db.saves import save_new
 from optiflow.models import Event
 
 #: Every domain event type, with the view permission that lets a caller see it in the feed.
@@ -77,11 +78,12 @@ def event_record(
     if not connection.in_atomic_block:
         raise RuntimeError("Events are recorded inside the transaction of their change.")
     source = EVENT_SOURCES[record.__class__]
-    event = Event.objects.create(
+    event = Event(
         type=type,
         payload={**source.render(record, current), **(extra or {})},
         workspace_ids=source.workspace_ids(record),
     )
+    save_new(event)
     event_recorded.send(sender=Event, event=event)
     return event
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from optiflow.db.records import raw_records
 from optiflow.errors import DomainError
 from optiflow.events import EVENT_TYPES
 from optiflow.models import Event
@@ -165,12 +166,12 @@ def deliveries_create(*, event: Event, **signal: Any) -> list[WebhookDelivery]:
     three times the CPU of this statement to build it (two array lookups, an ``OR`` of them).
     """
     table = connection.ops.quote_name(WebhookSubscription._meta.db_table)
-    sql = f"SELECT * FROM {table} WHERE is_active AND events && %s::varchar[]"
+    sql = f"SELECT {{columns}} FROM {table} WHERE is_active AND events && %s::varchar[]"
     params: list[Any] = [[event.type, ALL_EVENTS]]
     if event.workspace_ids:  # tenant-wide events reach every subscription
         sql += " AND (workspace_ids IS NULL OR workspace_ids && %s::bigint[])"
         params.append(event.workspace_ids)
-    subscriptions = list(WebhookSubscription.objects.raw(sql, params))
+    subscriptions = raw_records(WebhookSubscription, sql, params)
     if not subscriptions:
         return []
     deliveries = WebhookDelivery.objects.bulk_create(

@@ -14,10 +14,18 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import F
 from django.utils import timezone
 
-from billing.models import DocumentSeries, DocumentType, Invoice, InvoiceItem, Payment, Quotation
+from billing.models import (
+    DocumentSeries,
+    DocumentType,
+    Invoice,
+    InvoiceItem,
+    InvoiceItemTax,
+    Payment,
+    Quotation,
+)
 from billing.services.documents import (
     ItemsReplacement,
     Line,
@@ -35,6 +43,9 @@ from billing.services.payments import payment_create
 from contacts.models import Contact
 from inventory.models import Product, StockMovement
 from inventory.services import StockChange, stock_apply
+from optiflow.db.prefetch import set_prefetched
+from optiflow.db.records import AnyOf, CompiledQuery
+from optiflow.db.saves import save_fields, save_new
 from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import DomainError
 from optiflow.events import event_record
@@ -60,8 +71,41 @@ def invoice_lock(invoice: Invoice) -> Invoice:
     return lock_for_change(Invoice, invoice.pk, label="invoice", related=("workspace",))
 
 
+#: The statements of a void, compiled once (``CompiledQuery``): each void runs them all.
+COMPLETED_PAYMENT = CompiledQuery(
+    lambda invoice_id: Payment.objects.filter(
+        invoice_id=invoice_id, status=Payment.Status.COMPLETED
+    ).order_by()[:1]
+)
+LINES_WITH_PRODUCTS = CompiledQuery(
+    lambda invoice_id: InvoiceItem.objects.filter(invoice_id=invoice_id).select_related("product")
+)
+LINES_TAXES = CompiledQuery(
+    lambda item_ids: InvoiceItemTax.objects.filter(AnyOf(F("item_id"), item_ids))
+)
+
+
 def has_active_payments(invoice: Invoice) -> bool:
-    return invoice.payments.filter(status=Payment.Status.COMPLETED).exists()
+    return bool(COMPLETED_PAYMENT.records(invoice.pk))
+
+
+def invoice_lines_read(invoice: Invoice) -> list[InvoiceItem]:
+    """The invoice's lines with their products and taxes, in two statements, held as its
+    relations as ``prefetch_related_objects(invoice, "items", "items__taxes")`` leaves them
+    (each line's and tax's key to its parent cached too), the products as ``select_related``
+    leaves them."""
+    items = LINES_WITH_PRODUCTS.records(invoice.pk)
+    taxes: dict[int, list[InvoiceItemTax]] = {item.pk: [] for item in items}
+    for tax in LINES_TAXES.records(list(taxes)):
+        taxes[tax.item_id].append(tax)
+    to_invoice, to_item = InvoiceItem.invoice.field, InvoiceItemTax.item.field
+    for item in items:
+        to_invoice.set_cached_value(item, invoice)
+        for tax in taxes[item.pk]:
+            to_item.set_cached_value(tax, item)
+        set_prefetched(item, "taxes", taxes[item.pk])
+    set_prefetched(invoice, "items", items)
+    return items
 
 
 def stock_out(*, invoice: Invoice, sold: Iterable[tuple[Product, Decimal]], actor: User) -> None:
@@ -126,7 +170,7 @@ def invoice_write(
         invoice.document_series, invoice.document_number = document_number_take(
             document_type=DocumentType.INVOICE, series=document_series, requested=document_number
         )
-    invoice.save()
+    save_new(invoice)
     lines_write(document=invoice, lines=lines)
     if not draft:
         stock_out(
@@ -286,13 +330,10 @@ def invoice_void(*, invoice: Invoice, actor: User) -> None:
         )
     invoice.status = Invoice.Status.CANCELLED
     invoice.cancelled_at = timezone.now()
-    invoice.save(update_fields=["status", "cancelled_at", "updated_at"])
+    save_fields(invoice, ["status", "cancelled_at", "updated_at"])
     # An update reads no generated column back: ``amount_due`` as the model computes it.
     invoice.amount_due = invoice.outstanding
-    # The lines with their products (for the stock) and taxes (for the event), read once.
-    prefetch_related_objects(
-        [invoice], Prefetch("items", InvoiceItem.objects.select_related("product")), "items__taxes"
-    )
+    items = invoice_lines_read(invoice)
     returned = [
         StockChange(
             product=item.product,
@@ -300,7 +341,7 @@ def invoice_void(*, invoice: Invoice, actor: User) -> None:
             quantity=item.quantity,
             movement_type=RETURN,
         )
-        for item in invoice.items.all()
+        for item in items
     ]
     stock_apply(
         changes=returned, actor=actor, reference=invoice.document_number, invoice_id=invoice.pk

@@ -13,6 +13,8 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from billing.models import DocumentSeries, DocumentType, Invoice, Payment, Quotation
+from optiflow.db.records import raw_records
+from optiflow.db.saves import save_fields
 from optiflow.db.timeouts import lock_for_change
 from optiflow.errors import DomainError
 from tenants.models import Tenant, User, Workspace
@@ -76,7 +78,7 @@ def document_number_take(
             field=number_field if requested is not None else series_field,
         )
     series.next_number = sequence + 1
-    series.save(update_fields=["next_number", "updated_at"])
+    save_fields(series, ["next_number", "updated_at"])
     return series, number
 
 
@@ -109,12 +111,12 @@ def _default(document_type: str, *, lock: bool) -> DocumentSeries | None:
     of the statement building it (the subquery, ``first()``)."""
     table = connection.ops.quote_name(DocumentSeries._meta.db_table)
     sql = (
-        f"SELECT * FROM {table} WHERE id = (SELECT id FROM {table}"
+        f"SELECT {{columns}} FROM {table} WHERE id = (SELECT id FROM {table}"
         " WHERE document_type = %s AND is_default ORDER BY id LIMIT 1)"
     )
     if lock:
         sql += " FOR UPDATE"
-    return next(iter(DocumentSeries.objects.raw(sql, [document_type])), None)
+    return next(iter(raw_records(DocumentSeries, sql, [document_type])), None)
 
 
 def requested_sequence(series: DocumentSeries, requested: str, field: str) -> int:

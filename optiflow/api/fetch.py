@@ -5,8 +5,9 @@ relation, and on a page of 100 rows their generality costs more than the queries
 a prefetch becomes a ``Value`` of a ``TupleIn``, compiled and quoted one by one; every record
 goes through ``Model.__init__`` and then through descriptors and caches several times.
 
-* ``records`` builds a queryset's instances as ``Model.from_db`` would, without
-  ``Model.__init__``, where nothing can tell the difference (else Django iterates).
+* ``records`` (``optiflow.db.records``) builds a queryset's instances as ``Model.from_db``
+  would, without ``Model.__init__``, where nothing can tell the difference (else Django
+  iterates).
 * ``prefetch`` fetches the relations includes walk — a foreign key and the reverse of one,
   the latter possibly as a ``Prefetch`` with a queryset and ``to_attr`` — with the ids as one
   array parameter (``AnyOf``), one query per relation as Django's, and leaves each record
@@ -18,40 +19,17 @@ goes through ``Model.__init__`` and then through descriptors and caches several 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db.models import (
-    F,
-    ForeignKey,
-    Lookup,
-    Model,
-    Prefetch,
-    QuerySet,
-    prefetch_related_objects,
-)
-from django.db.models.base import ModelState
+from django.db.models import F, ForeignKey, Model, Prefetch, QuerySet, prefetch_related_objects
 from django.db.models.constants import LOOKUP_SEP
-from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.fields.reverse_related import ManyToOneRel
-from django.db.models.query_utils import DeferredAttribute
-from django.db.models.signals import post_init, pre_init
 
 from optiflow.db.prefetch import set_prefetched
+from optiflow.db.records import AnyOf, records
 
-
-class AnyOf(Lookup):
-    """``column = ANY(%s)``, the values as one array parameter: ``__in`` binds and quotes one
-    parameter per value. Used as an expression (``filter(AnyOf(F("id"), ids))``), not
-    registered on any field."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection) -> tuple[str, tuple[Any, ...]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", (*lhs_params, self.rhs)
+__all__ = ["AnyOf", "prefetch", "records"]
 
 
 def prefetch(rows: Sequence[Model], lookups: Iterable[str | Prefetch]) -> None:
@@ -132,48 +110,3 @@ def _reverse(
         else:
             setattr(parent, to_attr, groups[key])
     return found
-
-
-def records(queryset: QuerySet) -> list[Model]:
-    """``queryset``'s records, built as ``Model.from_db`` builds them but without running
-    ``Model.__init__``: its pass over every field (a descriptor call per foreign key, the
-    ``pre_init``/``post_init`` signals) is a fifth to a third of the CPU of reading a page's
-    rows and includes. Only where nothing could see the difference: a queryset of the model's own
-    columns (no annotation, ``extra``, ``select_related``, deferred field or prefetch of its
-    own: attributes of ``QuerySet.query`` Django exposes no public test for), a model that
-    overrides neither ``__init__`` nor ``from_db``, with no init signal receiver and only
-    plain field descriptors; any other queryset is iterated by Django."""
-    model, query = queryset.model, queryset.query
-    names = _plain_columns(model)
-    if (
-        names is None
-        or query.annotations
-        or query.extra
-        or query.select_related
-        or query.deferred_loading != (frozenset(), True)
-        or queryset._prefetch_related_lookups
-        or pre_init.has_listeners(model)
-        or post_init.has_listeners(model)
-    ):
-        return list(queryset)
-    db, new = queryset.db, model.__new__
-    found = []
-    for values in queryset.values_list(*names):
-        record = new(model)
-        record.__dict__.update(zip(names, values, strict=True))
-        record._state = state = ModelState()
-        state.adding, state.db = False, db
-        found.append(record)
-    return found
-
-
-@functools.cache
-def _plain_columns(model: type[Model]) -> tuple[str, ...] | None:
-    """The attribute names of ``model``'s columns, if ``records`` may build it."""
-    if model.__init__ is not Model.__init__ or model.from_db.__func__ is not Model.from_db.__func__:
-        return None
-    names = tuple(field.attname for field in model._meta.concrete_fields)
-    plain = (DeferredAttribute, ForeignKeyDeferredAttribute)
-    if any(type(getattr(model, name, None)) not in plain for name in names):
-        return None
-    return names

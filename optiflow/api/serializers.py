@@ -9,9 +9,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, QuerySet
 from rest_framework import serializers
 
+from optiflow.db.records import AnyOf, CompiledQuery
 from optiflow.money import AMOUNT
 from tenants.access import Access
 from tenants.models import Workspace
@@ -96,6 +97,9 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
         self.permission = permission
         #: Rows loaded for every line at once by ``BulkRelatedListSerializer``, by id.
         self.preloaded: dict[int, Model] | None = None
+        #: What the copies DRF makes of a declared field for each request share with it
+        #: (``__deepcopy__``): the compiled lookup by ids (``rows``).
+        self.shared: dict[str, CompiledQuery] = {}
         noun = noun or queryset.model._meta.verbose_name
         kwargs.setdefault("error_messages", {})
         kwargs["error_messages"].setdefault(
@@ -113,11 +117,38 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
             queryset = queryset.filter(**{self.workspace_lookup: self.access.require_workspace()})
         return queryset
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ScopedRelatedField:
+        field = super().__deepcopy__(memo)
+        field.shared = self.shared
+        return field
+
+    def rows(self, ids: list[int]) -> dict[int, Model]:
+        """The records of ``ids`` this field resolves (``get_queryset``), by id, in one query
+        with the ids as one array parameter (``in_bulk`` binds and compiles one per id).
+
+        For a tenant-wide record ``get_queryset`` is the declaration's queryset, the same for
+        every request, so its lookup by ids is compiled once per declaration (a
+        ``CompiledQuery`` kept in ``shared``): every document line names a product, and
+        compiling that lookup cost more than running it."""
+        if not ids:
+            return {}
+        if self.workspace_lookup is not None or (
+            type(self).get_queryset is not ScopedRelatedField.get_queryset
+        ):
+            return preload(self.get_queryset(), ids)
+        if "by_ids" not in self.shared:
+            declared = super().get_queryset()
+            self.shared["by_ids"] = CompiledQuery(
+                lambda keys: declared.all().filter(AnyOf(F("pk"), keys)).order_by()
+            )
+        return {row.pk: row for row in self.shared["by_ids"].records(ids)}
+
     def to_internal_value(self, data: Any) -> Model:
-        if self.preloaded is None or isinstance(data, bool) or not str(data).isdigit():
-            row = super().to_internal_value(data)
+        if isinstance(data, bool) or not str(data).isdigit():
+            row = super().to_internal_value(data)  # DRF's errors for what is not an id
         else:
-            row = self.preloaded.get(int(data))
+            found = self.rows([int(data)]) if self.preloaded is None else self.preloaded
+            row = found.get(int(data))
             if row is None:
                 self.fail("does_not_exist", pk_value=data)
         if self.permission is not None:
@@ -155,9 +186,17 @@ class BulkRelatedListSerializer(serializers.ListSerializer):
                 values = [line.get(name) for line in lines]
                 if many:
                     values = [value for each in values if isinstance(each, list) for value in each]
-                keys = {int(value) for value in values if str(value).isdigit()}
-                target.preloaded = target.get_queryset().in_bulk(keys)
+                keys = [*{int(value) for value in values if str(value).isdigit()}]
+                target.preloaded = target.rows(keys)
         return super().to_internal_value(data)
+
+
+def preload(queryset: QuerySet, keys: list[int]) -> dict[int, Model]:
+    """``queryset.in_bulk(keys)`` with the keys as one array parameter (``in_bulk`` binds and
+    compiles one parameter per key)."""
+    if not keys:
+        return {}
+    return {row.pk: row for row in queryset.filter(AnyOf(F("pk"), keys)).order_by()}
 
 
 #: SPEC §5 "Limits": lines per invoice, quotation, stock adjustment or transfer. A document is

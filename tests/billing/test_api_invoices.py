@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.models import Invoice
+from billing.serializers import DocumentItemInputSerializer, InvoiceCreateSerializer
 from inventory.models import StockMovement
 from inventory.services import tax_update
 from optiflow.models import Event
@@ -997,3 +998,25 @@ def test_document_writes_cost_the_same_for_3_lines_as_for_30(api, owner, main, c
             assert response.status_code == 201, response.content
             counts[lines].append(len(queries))
     assert counts[3] == counts[30]
+
+
+def test_ids_are_looked_up_by_one_compiled_statement_per_declared_field(api, customer, widget):
+    """Every request's copy of a declared id field shares its compiled lookup (the products
+    with their default taxes, in one statement); an id no column holds does not exist."""
+    for _ in range(2):
+        body = {"contact_id": customer.pk, "items": [item(widget, 1)]}
+        assert api.post("/invoices", body).status_code == 201
+    contact = InvoiceCreateSerializer._declared_fields["contact_id"].shared["by_ids"]
+    product = DocumentItemInputSerializer._declared_fields["product_id"].shared["by_ids"]
+    assert contact.compiled.converters  # a contact's metadata is JSON, parsed as Django does
+    assert [field.name for field, _ in product.compiled.shape.joined] == ["default_tax"]
+
+    response = api.post(
+        "/invoices",
+        {"contact_id": 2**70, "items": [item(widget, 1), {"product_id": 2**63, "quantity": "1"}]},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == {
+        "contact_id": ["The selected contact does not exist."],
+        "items.1.product_id": ["The selected product does not exist."],
+    }
