@@ -14,6 +14,7 @@ goes through ``Model.__init__`` and then through descriptors and caches several 
   ``to_attr``), so that plans, serializers and the models' own code read them unchanged. Any
   other lookup (a many-to-many, a generic relation, a queryset with its own prefetches) is
   left to ``prefetch_related_objects``.
+* ``record`` builds one record from a row read some other way, as ``records`` does.
 """
 
 from __future__ import annotations
@@ -138,11 +139,44 @@ def records(queryset: QuerySet) -> list[Model]:
     """``queryset``'s records, built as ``Model.from_db`` builds them but without running
     ``Model.__init__``: its pass over every field (a descriptor call per foreign key, the
     ``pre_init``/``post_init`` signals) is a fifth to a third of the CPU of reading a page's
-    rows and includes. Only where nothing could see the difference: a queryset of the model's own
-    columns (no annotation, ``extra``, ``select_related``, deferred field or prefetch of its
-    own: attributes of ``QuerySet.query`` Django exposes no public test for), a model that
-    overrides neither ``__init__`` nor ``from_db``, with no init signal receiver and only
-    plain field descriptors; any other queryset is iterated by Django."""
+    rows and includes. Only where nothing could see the difference (``_buildable_columns``);
+    any other queryset is iterated by Django."""
+    names = _buildable_columns(queryset)
+    if names is None:
+        return list(queryset)
+    return _build(queryset.model, names, queryset.values_list(*names), queryset.db)
+
+
+def record(model: type[Model], names: Sequence[str], values: Sequence[Any], db: str) -> Model:
+    """One record of ``model`` from ``values`` of all its columns (``names``: their attribute
+    names, in the order of its concrete fields), converted as the ORM converts them: built as
+    ``records`` builds them where it may, else by ``Model.from_db``."""
+    if _plain_columns(model) is None or _init_observed(model):
+        return model.from_db(db, names, values)
+    return _build(model, names, (values,), db)[0]
+
+
+def _build(
+    model: type[Model], names: Sequence[str], rows: Iterable[Sequence[Any]], db: str
+) -> list[Model]:
+    """What ``Model.from_db`` returns for each row, without ``Model.__init__``
+    (``_plain_columns``)."""
+    new, found = model.__new__, []
+    for values in rows:
+        instance = new(model)
+        instance.__dict__.update(zip(names, values, strict=True))
+        instance._state = state = ModelState()
+        state.adding, state.db = False, db
+        found.append(instance)
+    return found
+
+
+def _buildable_columns(queryset: QuerySet) -> tuple[str, ...] | None:
+    """The columns ``records`` reads for ``queryset``, if it may build its records: a
+    queryset of the model's own columns (no annotation, ``extra``, ``select_related``,
+    deferred field or prefetch of its own: attributes of ``QuerySet.query`` Django exposes no
+    public test for), a model that overrides neither ``__init__`` nor ``from_db``, with no
+    init signal receiver and only plain field descriptors."""
     model, query = queryset.model, queryset.query
     names = _plain_columns(model)
     if (
@@ -152,19 +186,16 @@ def records(queryset: QuerySet) -> list[Model]:
         or query.select_related
         or query.deferred_loading != (frozenset(), True)
         or queryset._prefetch_related_lookups
-        or pre_init.has_listeners(model)
-        or post_init.has_listeners(model)
+        or _init_observed(model)
     ):
-        return list(queryset)
-    db, new = queryset.db, model.__new__
-    found = []
-    for values in queryset.values_list(*names):
-        record = new(model)
-        record.__dict__.update(zip(names, values, strict=True))
-        record._state = state = ModelState()
-        state.adding, state.db = False, db
-        found.append(record)
-    return found
+        return None
+    return names
+
+
+def _init_observed(model: type[Model]) -> bool:
+    """Whether a receiver would miss the ``pre_init``/``post_init`` of a record not built by
+    ``Model.__init__`` (checked on every read: receivers may be connected at any time)."""
+    return pre_init.has_listeners(model) or post_init.has_listeners(model)
 
 
 @functools.cache
