@@ -1,4 +1,5 @@
-"""How a list page's rows and their includes are read into model instances.
+"""How a list page's rows and their includes, and a detail's record, are read into model
+instances.
 
 Django's ``QuerySet`` iteration and ``prefetch_related`` serve any model, queryset and
 relation, and on a page of 100 rows their generality costs more than the queries: each id of
@@ -14,28 +15,36 @@ goes through ``Model.__init__`` and then through descriptors and caches several 
   ``to_attr``), so that plans, serializers and the models' own code read them unchanged. Any
   other lookup (a many-to-many, a generic relation, a queryset with its own prefetches) is
   left to ``prefetch_related_objects``.
+* ``Statement`` is a queryset compiled once and executed many times with other values in its
+  ``Slot``s: a detail read's SQL is the same for every request of a viewset, only the ids
+  change, and compiling it costs more than executing it.
 * ``record`` builds one record from a row read some other way, as ``records`` does.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections
 from django.db.models import (
     F,
+    Field,
     ForeignKey,
     Lookup,
     Model,
     Prefetch,
     QuerySet,
+    Value,
     prefetch_related_objects,
 )
 from django.db.models.base import ModelState
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.fields.reverse_related import ManyToOneRel
+from django.db.models.query import MAX_GET_RESULTS
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
@@ -208,3 +217,83 @@ def _plain_columns(model: type[Model]) -> tuple[str, ...] | None:
     if any(type(getattr(model, name, None)) not in plain for name in names):
         return None
     return names
+
+
+class Slot(Value):
+    """A parameter of a ``Statement``, named ``name``: compiled as the placeholder a value of
+    ``field`` would be (a ``Value``, so a lookup does not parenthesize it), its value given at
+    each execution."""
+
+    def __init__(self, name: str, field: Field) -> None:
+        super().__init__(None, output_field=field)
+        self.name = name
+
+    def as_sql(self, compiler, connection) -> tuple[str, list[Any]]:
+        return "%s", [self]
+
+    def __repr__(self) -> str:
+        return f"Slot({self.name!r})"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A queryset's SQL, compiled once, and how its rows become records as ``records``
+    builds them. Holds only what does not depend on the request: the values that do are
+    ``Slot``s, filled in by ``get``. Use it where the queryset is the same for every call
+    (not one built from the request) and ``records`` may build its records.
+
+    It reads rows as the ORM's compiler does, through what Django does not document: the
+    compiler's ``select`` and ``get_converters`` (kept across requests, as
+    ``tenants.selectors.caller_query`` keeps them), ``MAX_GET_RESULTS``, and a lookup leaving
+    a ``Value`` unparenthesized. ``tests/api/test_detail_statement.py`` compares its SQL with
+    the ORM's for every viewset that has one, so a change of any of them fails there."""
+
+    sql: str
+    #: The compiled parameters: values, and ``Slot``s to fill in.
+    params: tuple[Any, ...]
+    model: type[Model]
+    names: tuple[str, ...]
+    #: Column index → the converters the ORM applies to it, and its column expression.
+    converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
+    db: str
+
+    @classmethod
+    def one_of(cls, queryset: QuerySet) -> Statement | None:
+        """The statement of ``queryset.get()`` (its ordering dropped and at most
+        ``MAX_GET_RESULTS`` rows read, as ``QuerySet.get`` does), or ``None`` where
+        ``records`` would leave the queryset to Django."""
+        names = _buildable_columns(queryset)
+        if names is None or queryset.query.distinct_fields or not queryset.query.can_filter():
+            return None
+        compiler = queryset.order_by()[:MAX_GET_RESULTS].query.get_compiler(queryset.db)
+        sql, params = compiler.as_sql()
+        # compiler.select (filled by as_sql): (expression, (sql, params), alias) per column
+        # read. A plain queryset reads the model's columns in field order: ``names``.
+        columns = [column for column, _, _ in compiler.select]
+        read = tuple(
+            getattr(getattr(column, "target", None), "attname", None) for column in columns
+        )
+        if read != names:
+            return None
+        found = compiler.get_converters(columns)
+        converters = tuple((index, tuple(found[index][0]), found[index][1]) for index in found)
+        return cls(sql, tuple(params), queryset.model, names, converters, queryset.db)
+
+    def get(self, **values: Any) -> Model:
+        """The one record the statement reads with ``values`` in its slots, as
+        ``QuerySet.get`` answers (``DoesNotExist``, ``MultipleObjectsReturned``)."""
+        params = [values[p.name] if isinstance(p, Slot) else p for p in self.params]
+        connection = connections[self.db]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        if len(rows) != 1:
+            model, name = self.model, self.model._meta.object_name
+            if not rows:
+                raise model.DoesNotExist(f"{name} matching query does not exist.")
+            raise model.MultipleObjectsReturned(f"get() returned more than one {name}.")
+        row = list(rows[0])
+        for index, converters, column in self.converters:
+            for converter in converters:
+                row[index] = converter(row[index], column, connection)
+        return record(self.model, self.names, row, self.db)
