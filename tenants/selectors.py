@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model, QuerySet
+from django.db.models import ForeignKey, Model, QuerySet
 
 from optiflow.api.fetch import record
 from tenants.models import ApiToken, Membership, User, Workspace
@@ -107,14 +107,29 @@ def caller_for_token(
     token, user = readers[0].build(rows[0], database), readers[1].build(rows[0], database)
     if token is None:
         return None, holds
-    token.user = user
+    # Each related record is cached as select_related leaves it (its foreign key already names
+    # it), rather than assigned through the descriptor, whose checks are for a new value.
+    token_user, member_user, member_workspace = caller_relations()
+    token_user.set_cached_value(token, user)
     memberships = []
     for row in rows:
         membership = readers[2].build(row, database)
         if membership is not None:
-            membership.user, membership.workspace = user, readers[3].build(row, database)
+            member_user.set_cached_value(membership, user)
+            member_workspace.set_cached_value(membership, readers[3].build(row, database))
             memberships.append(membership)
     return Caller(token, memberships), holds
+
+
+@functools.cache
+def caller_relations() -> tuple[ForeignKey, ForeignKey, ForeignKey]:
+    """The foreign keys a caller's records are joined by: token → user, membership → user,
+    membership → workspace."""
+    return (
+        ApiToken._meta.get_field("user"),
+        Membership._meta.get_field("user"),
+        Membership._meta.get_field("workspace"),
+    )
 
 
 def workspace_members(*, workspace: Workspace) -> QuerySet[Membership]:
