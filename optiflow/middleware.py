@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import time
 import uuid
@@ -99,9 +100,14 @@ def route_of(request: HttpRequest) -> str | None:
     """The URL pattern that served the request, ``/api/v1/invoices/{pk}`` for DRF's router
     regexes; ``None`` for a request no pattern matched."""
     match = getattr(request, "resolver_match", None)
-    if match is None:
-        return None
-    return "/" + ROUTE_GROUP.sub(r"{\1}", match.route.replace("^", "").replace("$", ""))
+    return None if match is None else route_template(match.route)
+
+
+@functools.lru_cache(maxsize=1024)
+def route_template(route: str) -> str:
+    """``api/v1/invoices/(?P<pk>[0-9]+)$`` → ``/api/v1/invoices/{pk}``: one per URL pattern,
+    written once."""
+    return "/" + ROUTE_GROUP.sub(r"{\1}", route.replace("^", "").replace("$", ""))
 
 
 class RequestLimitsMiddleware:

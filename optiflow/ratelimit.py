@@ -24,6 +24,7 @@ requests do not each pay the timeout), logs once per interval, and recovers by i
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -72,8 +73,10 @@ class Rate:
     window: int  # seconds
 
 
+@functools.lru_cache(maxsize=64)
 def parse_rate(rate: str) -> Rate:
-    """``"60/min"`` → 60 per 60 s; a multiplier is allowed: ``"5/10s"``, ``"100/2h"``."""
+    """``"60/min"`` → 60 per 60 s; a multiplier is allowed: ``"5/10s"``, ``"100/2h"``. Every
+    request's throttle parses a setting's rate: each one once."""
     match = RATE.match(rate.lower())
     if not match or match["unit"] not in UNITS or int(match["count"] or 1) < 1:
         raise ImproperlyConfigured(f"Invalid rate limit {rate!r}; use e.g. '60/min' or '5/10s'.")

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import ForeignKey, Model, QuerySet
 
+from optiflow.db.records import record
 from tenants.models import ApiToken, Membership, User, Workspace
 
 
@@ -34,7 +36,8 @@ CALLER_MODELS: tuple[tuple[type[Model], str], ...] = (
 @dataclass(frozen=True)
 class Columns:
     """How one model's instances are built from its columns in a row, as the ORM builds them:
-    the same converters, then ``Model.from_db``."""
+    the same converters, then as ``Model.from_db`` would (``optiflow.db.records.record``:
+    without ``Model.__init__`` where nothing can tell, as a list's rows are built)."""
 
     model: type[Model]
     start: int
@@ -42,15 +45,15 @@ class Columns:
     pk_index: int
     converters: list[tuple[int, list, Any]]
 
-    def build(self, row: Sequence[Any]) -> Model | None:
+    def build(self, row: Sequence[Any], database: BaseDatabaseWrapper) -> Model | None:
         """The instance, or ``None`` where an outer join found no row (a NULL primary key)."""
         values = list(row[self.start : self.start + len(self.attnames)])
         if values[self.pk_index] is None:
             return None
         for index, converters, column in self.converters:
             for converter in converters:
-                values[index] = converter(values[index], column, connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
+                values[index] = converter(values[index], column, database)
+        return record(self.model, self.attnames, values, database.alias)
 
 
 @functools.cache
@@ -99,18 +102,34 @@ def caller_for_token(
     with connection.cursor() as cursor:
         cursor.execute(sql.replace("{condition}", condition[0]), [*condition[1], token_id])
         rows = cursor.fetchall()
+        database = cursor.db  # the connection itself, not the proxy `connection` looks it up by
     holds = rows[0][0]
-    token, user = readers[0].build(rows[0]), readers[1].build(rows[0])
+    token, user = readers[0].build(rows[0], database), readers[1].build(rows[0], database)
     if token is None:
         return None, holds
-    token.user = user
+    # Each related record is cached as select_related leaves it (its foreign key already names
+    # it), rather than assigned through the descriptor, whose checks are for a new value.
+    token_user, member_user, member_workspace = caller_relations()
+    token_user.set_cached_value(token, user)
     memberships = []
     for row in rows:
-        membership = readers[2].build(row)
+        membership = readers[2].build(row, database)
         if membership is not None:
-            membership.user, membership.workspace = user, readers[3].build(row)
+            member_user.set_cached_value(membership, user)
+            member_workspace.set_cached_value(membership, readers[3].build(row, database))
             memberships.append(membership)
     return Caller(token, memberships), holds
+
+
+@functools.cache
+def caller_relations() -> tuple[ForeignKey, ForeignKey, ForeignKey]:
+    """The foreign keys a caller's records are joined by: token → user, membership → user,
+    membership → workspace."""
+    return (
+        ApiToken._meta.get_field("user"),
+        Membership._meta.get_field("user"),
+        Membership._meta.get_field("workspace"),
+    )
 
 
 def workspace_members(*, workspace: Workspace) -> QuerySet[Membership]:

@@ -2,9 +2,11 @@
 workspace context, permissions, the ``{"data": ...}`` envelope and the list grammar are
 applied in one place.
 
-``ApiViewSet.get_queryset`` owns workspace scoping and cannot be overridden: subclasses supply
-``base_queryset()``. A workspace-scoped viewset only ever sees rows of the request's workspace,
-so a record of another workspace is a plain 404.
+``ApiViewSet.get_queryset`` owns workspace scoping (``scoped``) and neither can be
+overridden: subclasses supply ``base_queryset()``. A workspace-scoped viewset only ever sees
+rows of the request's workspace, so a record of another workspace is a plain 404. Where a
+viewset's queryset is its class's, its detail read is compiled once (``detail_query``)
+from that same scoped queryset, the id and the workspace left as parameters.
 
 Two request headers make the handler run in one transaction (``ApiViewMixin.call_handler``):
 ``Idempotency-Key`` on a ``POST`` (its result is stored with the change, SPEC §5) and
@@ -14,14 +16,18 @@ before the service runs; the service's own lock of the row is then already held)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet
+from django.db.models.query import MAX_GET_RESULTS
+from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, status
+from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -47,7 +53,9 @@ from optiflow.api.query import (
 from optiflow.api.rendering import dumps, plan_for, planned
 from optiflow.api.serializers import shown_fields, validated_data
 from optiflow.api.throttling import rate_limit_headers
+from optiflow.db.records import CompiledQuery, shape
 from optiflow.health import readiness
+from tenants.models import Workspace
 
 DETAIL_ACTIONS = frozenset({"retrieve", "create", "update", "partial_update"})
 
@@ -221,11 +229,12 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        if "get_queryset" in cls.__dict__:
-            raise TypeError(
-                f"{cls.__name__} overrides get_queryset, which owns workspace scoping; "
-                "implement base_queryset() instead."
-            )
+        for name in ("get_queryset", "scoped"):
+            if name in cls.__dict__:
+                raise TypeError(
+                    f"{cls.__name__} overrides {name}, which owns workspace scoping; "
+                    "implement base_queryset() instead."
+                )
 
     # --- querysets ----------------------------------------------------------------------
 
@@ -233,15 +242,24 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         return self.queryset.all()
 
     def get_queryset(self) -> QuerySet:
-        queryset = self.base_queryset()
-        if self.workspace_scoped:
-            workspace = self.request.access.require_workspace()
-            lookups = self.workspace_lookup
-            visible = Q()
-            for lookup in (lookups,) if isinstance(lookups, str) else lookups:
-                visible |= Q(**{lookup: workspace})
-            queryset = queryset.filter(visible)
-        return queryset
+        return self.scoped(self.base_queryset(), self.request_workspace())
+
+    def request_workspace(self) -> Workspace | None:
+        """The workspace whose rows a workspace-scoped viewset sees (``None`` for a
+        tenant-wide one)."""
+        return self.request.access.require_workspace() if self.workspace_scoped else None
+
+    @classmethod
+    def scoped(cls, queryset: QuerySet, workspace: Workspace | int | None) -> QuerySet:
+        """``queryset``'s rows visible in ``workspace`` (all of them for ``None``), through
+        ``workspace_lookup``."""
+        if workspace is None:
+            return queryset
+        lookups = cls.workspace_lookup
+        visible = Q()
+        for lookup in (lookups,) if isinstance(lookups, str) else lookups:
+            visible |= Q(**{lookup: workspace})
+        return queryset.filter(visible)
 
     def include_lookups(self, path: str) -> tuple:
         """The prefetch lookups of include ``path``: its ``include_prefetches`` entry. A view
@@ -295,14 +313,42 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
     own_precondition_actions: ClassVar[frozenset[str]] = frozenset()
 
     def get_object(self) -> Model:
-        """The URL's record through the scoped queryset (``404`` if not visible). A write with
-        ``If-Match`` gets it locked and compared first (``412``, nothing written)."""
-        instance = super().get_object()
+        """The URL's record through the scoped queryset (``404`` if not visible), its object
+        permissions checked. A write with ``If-Match`` gets it locked and compared first
+        (``412``, nothing written)."""
+        instance = self.read_object()
+        self.check_object_permissions(self.request, instance)
         if conditional.wants_precondition(self.request) and (
             self.action not in self.own_precondition_actions
         ):
             instance = self.lock_for_write(instance)
             self.check_if_match(self.etag(instance))
+        return instance
+
+    def read_object(self) -> Model:
+        """The URL's record through the scoped queryset with the request's includes, as
+        DRF's ``get_object`` reads it (``404`` if not visible): by the viewset's
+        ``detail_query`` where it has one (the same query, compiled once), else by the
+        ORM."""
+        value = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        query = detail_query(type(self))
+        if query is None:
+            queryset = self.filter_queryset(self.get_queryset())
+            return get_object_or_404(queryset, **{self.lookup_field: value})
+        # In the order the ORM's path meets them: the workspace (403), the includes (400),
+        # then the record (404).
+        workspace = self.request_workspace()
+        lookups = include_lookups(self.includes, self)
+        model = self.queryset.model
+        try:
+            pk = model._meta.pk.get_prep_value(value)
+        except (TypeError, ValueError) as error:
+            raise Http404 from error
+        try:
+            instance = query.get(pk) if workspace is None else query.get(pk, workspace.pk)
+        except model.DoesNotExist as error:
+            raise Http404 from error
+        prefetch([instance], lookups)
         return instance
 
     def lock_for_write(self, instance: Model) -> Model:
@@ -348,6 +394,35 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         queryset = self.get_queryset() if queryset is None else queryset
         fresh = self.filter_queryset(queryset).get(pk=instance.pk)
         return self.record_response(fresh, status_code)
+
+
+@functools.cache
+def detail_query(viewset: type[ApiViewSet]) -> CompiledQuery | None:
+    """``viewset``'s detail read (``ApiViewSet.read_object``) compiled once, its values the
+    record's id and, for a workspace-scoped viewset, the request's workspace; ``None`` unless
+    the viewset's queryset is the same for every request but for those two: its rows are its
+    class's ``queryset`` (``base_queryset`` and ``filter_queryset`` not overridden: includes
+    are prefetched afterwards, ``optiflow.api.query``), scoped by ``scoped``, looked up by
+    ``pk``, and ``optiflow.db.records`` may build them. It reads what ``QuerySet.get`` reads:
+    no ordering, at most ``MAX_GET_RESULTS`` rows."""
+    if (
+        viewset.base_queryset is not ApiViewSet.base_queryset
+        or viewset.filter_queryset is not ApiViewSet.filter_queryset
+        or viewset.get_queryset is not ApiViewSet.get_queryset
+        or viewset.scoped.__func__ is not ApiViewSet.scoped.__func__
+        or viewset.lookup_field != "pk"
+        or not isinstance(viewset.queryset, QuerySet)
+        or shape(viewset.queryset) is None
+    ):
+        return None
+
+    def get(pk: int, workspace: int | None = None) -> QuerySet:
+        scoped = viewset.scoped(viewset.queryset.all(), workspace)
+        return scoped.filter(pk=pk).order_by()[:MAX_GET_RESULTS]
+
+    if viewset.workspace_scoped:
+        return CompiledQuery(get)
+    return CompiledQuery(lambda pk: get(pk))
 
 
 #: The attribute under which ``detail_renderer`` leaves a ``RecordedDetail`` on the record.

@@ -2,7 +2,8 @@
 
 * ``records`` builds a queryset's instances as ``Model.from_db`` would, without
   ``Model.__init__``, where nothing can tell the difference (else Django iterates).
-* ``raw_records`` does the same for the rows of a SELECT written in SQL.
+* ``raw_records`` does the same for the rows of a SELECT written in SQL, ``record`` for one
+  row read some other way.
 * ``CompiledQuery`` is a queryset of a fixed shape whose values change from call to call (the
   lines of an invoice, a record locked by id): compiling a queryset into SQL costs more CPU
   than running the statement and building its rows (about 0.35 ms for a lookup by id, 0.6 ms
@@ -116,6 +117,16 @@ def records(queryset: QuerySet) -> list[Model]:
     return found.build(queryset.values_list(*found.lookups), queryset.db)
 
 
+def record(model: type[Model], names: Sequence[str], values: Sequence[Any], db: str) -> Model:
+    """One record of ``model`` from ``values`` of all its columns (``names``: their attribute
+    names, in the order of its concrete fields), already converted as the ORM converts them,
+    for a row read some other way (``tenants.selectors.caller_for_token``): built as
+    ``records`` builds it where it may, else by ``Model.from_db``."""
+    if _plain_columns(model) is None or _has_init_receivers(model):
+        return model.from_db(db, names, values)
+    return _build(model, tuple(names), values, db)
+
+
 def raw_records(model: type[Model], sql: str, params: Sequence[Any]) -> list[Model]:
     """The rows of ``sql``, a SELECT of ``model``'s rows written with ``{columns}`` where
     its columns go, built as ``records`` builds them: ``model.objects.raw`` builds each
@@ -161,8 +172,9 @@ class CompiledQuery:
     ``records`` does, each record ``select_related`` reads left in its key's cache (``None``
     where the key is null) as Django leaves it, and each value Django converts after reading
     it (``from_db_value``: a JSON column) converted as its compiler converts it. A queryset
-    ``shape`` refuses is built and iterated by Django at every call; a value used twice or
-    not at all is refused (``ValueError``) at the first.
+    ``shape`` refuses is built and iterated by Django at every call; a value the statement
+    does not use (compiled away) is refused (``ValueError``) at the first. A value may be used
+    more than once (a transfer visible from either of its workspaces).
 
     Unqualified table names are resolved through the connection's ``search_path``, so one
     compiled statement serves every tenant's schema. A ``select_for_update`` is refused
@@ -240,8 +252,8 @@ class CompiledQuery:
         for param in params:
             match = [index for index, each in enumerate(placeholders) if each == param]
             slots.append(match[0] if match else _Constant(param))
-        if sorted(slot for slot in slots if isinstance(slot, int)) != list(range(count)):
-            raise ValueError("Each value must be a parameter of the statement exactly once.")
+        if {slot for slot in slots if isinstance(slot, int)} != set(range(count)):
+            raise ValueError("Each value must be a parameter of the statement.")
         self.compiled = _Compiled(
             model,
             found,

@@ -1,5 +1,5 @@
-"""``optiflow.api.fetch`` against Django: ``records`` builds the instances ``QuerySet``
-iteration builds, and ``prefetch`` reaches from every row the records
+"""``optiflow.api.fetch`` and ``optiflow.db.records`` against Django: ``records`` builds the
+instances ``QuerySet`` iteration builds, and ``prefetch`` reaches from every row the records
 ``prefetch_related_objects`` reaches, the same way (caches, prefetched querysets, ``to_attr``),
 with one query per lookup and none afterwards."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.db.models import Count, Model, Prefetch, prefetch_related_objects
+from django.db.models.signals import post_init
 
 from billing import demo as billing_demo
 from billing.models import Invoice
@@ -15,7 +16,8 @@ from contacts import demo as contacts_demo
 from inventory import demo as inventory_demo
 from inventory.models import Product, StockLevel
 from inventory.selectors import stock_level_list
-from optiflow.api.fetch import prefetch, records
+from optiflow.api.fetch import prefetch
+from optiflow.db.records import record, records
 
 
 @pytest.fixture
@@ -111,3 +113,27 @@ def test_records_are_the_instances_django_builds(seeded, model):
 def test_an_annotated_queryset_is_iterated_by_django(seeded):
     (product,) = records(Product.objects.annotate(levels=Count("stock_levels"))[:1])
     assert product.levels == product.stock_levels.count()
+
+
+def test_a_record_from_a_row_is_the_instance_django_builds(seeded):
+    names = [field.attname for field in Product._meta.concrete_fields]
+    (values,) = Product.objects.order_by("pk").values_list(*names)[:1]
+    built = record(Product, names, values, "default")
+    assert state(built) == state(django := Product.objects.get(pk=values[0]))
+    assert vars(built) | {"_state": None} == vars(django) | {"_state": None}
+
+
+def test_a_record_is_built_by_django_while_an_init_signal_has_a_receiver(seeded):
+    names = [field.attname for field in Product._meta.concrete_fields]
+    (values,) = Product.objects.order_by("pk").values_list(*names)[:1]
+    seen = []
+
+    def receiver(sender, instance, **kwargs) -> None:
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Product)
+    try:
+        built = record(Product, names, values, "default")
+    finally:
+        post_init.disconnect(receiver, sender=Product)
+    assert seen == [built]

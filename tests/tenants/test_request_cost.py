@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from inventory.models import Product
 from tenants.middleware import tenant_cache
 from tenants.models import ApiToken, Domain, Membership, Tenant, User
+from tenants.selectors import caller_for_token
 from tenants.services import token_revoke
 from tests.conftest import OWNER_PASSWORD
 from tests.factories import ApiClient, make_user
@@ -66,6 +67,37 @@ def test_memberships_read_with_the_token_are_the_callers(member_api, tenant, bra
     headers = {"X-Workspace-ID": str(branch.pk)}
     assert member.get("/contacts", headers=headers).status_code == 403
     assert member.get("/products", headers=headers).status_code == 200
+
+
+def test_the_callers_records_are_those_the_orm_reads(tenant, main, branch):
+    """The token, its user, and each membership with its workspace, each record as the ORM
+    reads it and each relation already cached (reading it runs no statement)."""
+    token = ApiToken.objects.get(user=tenant.owner)
+    caller, holds = caller_for_token(token_id=token.pk)
+    assert holds is True
+
+    def state(record) -> tuple:
+        fields = {f.attname: getattr(record, f.attname) for f in record._meta.concrete_fields}
+        return type(record), fields, record._state.adding, record._state.db
+
+    with CaptureQueriesContext(connection) as captured:
+        found = [
+            (caller.token, caller.token.user),
+            *((m, m.user, m.workspace) for m in caller.memberships),
+        ]
+    assert not captured.captured_queries
+    expected = [
+        (token, token.user),
+        *(
+            (m, m.user, m.workspace)
+            for m in Membership.objects.filter(user=tenant.owner).order_by("workspace_id")
+        ),
+    ]
+    assert [[state(record) for record in each] for each in found] == [
+        [state(record) for record in each] for each in expected
+    ]
+    assert {m.workspace for m in caller.memberships} == {main, branch}
+    assert all(m.user is caller.token.user for m in caller.memberships)
 
 
 def test_a_user_without_memberships_is_served(api, tenant):
