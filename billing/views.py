@@ -57,7 +57,7 @@ from billing.services.quotations import (
 )
 from company.selectors import company_get
 from optiflow.api.permissions import permission_table
-from optiflow.api.renderers import FileNegotiation, FileRenderer, PDFRenderer, ZipRenderer
+from optiflow.api.renderers import FileNegotiation, PDFRenderer, ZipRenderer
 from optiflow.api.views import (
     ApiViewSet,
     CreateMixin,
@@ -103,15 +103,9 @@ class DocumentFilesMixin:
         renderers = super().get_renderers()
         return [*renderers, PDFRenderer()] if self.action == "retrieve" else renderers
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().filter_queryset(queryset)
+    def file_queryset(self, queryset: QuerySet) -> QuerySet:
         # A file shows lines, taxes, contact and payments: load them with the records.
-        renderer = getattr(self.request, "accepted_renderer", None)
-        return (
-            selectors.documents_printable(queryset)
-            if isinstance(renderer, FileRenderer)
-            else queryset
-        )
+        return selectors.documents_printable(queryset)
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         """One document with its lines and their taxes; with `Accept: application/pdf`, the

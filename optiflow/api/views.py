@@ -50,6 +50,7 @@ from optiflow.api.query import (
     parse_includes,
     parse_sort,
 )
+from optiflow.api.renderers import FileRenderer
 from optiflow.api.rendering import dumps, plan_for, planned
 from optiflow.api.serializers import shown_fields, validated_data
 from optiflow.api.throttling import rate_limit_headers
@@ -284,7 +285,19 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
             # A list's includes are fetched for its page only (ListMixin.list).
             queryset = apply_filters(queryset, self.request, self)
             return queryset.order_by(*parse_sort(self.request, self))
-        return apply_includes(queryset, self.includes, self)
+        queryset = apply_includes(queryset, self.includes, self)
+        return self.file_queryset(queryset) if self.answers_file() else queryset
+
+    def answers_file(self) -> bool:
+        """Whether this request is answered with a file (a PDF, a ZIP) rather than JSON."""
+        return isinstance(getattr(self.request, "accepted_renderer", None), FileRenderer)
+
+    def file_queryset(self, queryset: QuerySet) -> QuerySet:
+        """``queryset`` with what a file answer shows beyond the JSON body (a document's PDF:
+        its contact, taxes, payments), loaded with the records. A hook rather than an override
+        of ``filter_queryset``, so that the JSON detail read stays the compiled one
+        (``detail_query``)."""
+        return queryset
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -329,9 +342,9 @@ class ApiViewSet(ApiViewMixin, GenericViewSet):
         """The URL's record through the scoped queryset with the request's includes, as
         DRF's ``get_object`` reads it (``404`` if not visible): by the viewset's
         ``detail_query`` where it has one (the same query, compiled once), else by the
-        ORM."""
+        ORM (always for a file, which loads more: ``file_queryset``)."""
         value = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
-        query = detail_query(type(self))
+        query = None if self.answers_file() else detail_query(type(self))
         if query is None:
             queryset = self.filter_queryset(self.get_queryset())
             return get_object_or_404(queryset, **{self.lookup_field: value})
@@ -402,7 +415,8 @@ def detail_query(viewset: type[ApiViewSet]) -> CompiledQuery | None:
     record's id and, for a workspace-scoped viewset, the request's workspace; ``None`` unless
     the viewset's queryset is the same for every request but for those two: its rows are its
     class's ``queryset`` (``base_queryset`` and ``filter_queryset`` not overridden: includes
-    are prefetched afterwards, ``optiflow.api.query``), scoped by ``scoped``, looked up by
+    are prefetched afterwards, ``optiflow.api.query``; a file's ``file_queryset`` is read by
+    the ORM), scoped by ``scoped``, looked up by
     ``pk``, and ``optiflow.db.records`` may build them. It reads what ``QuerySet.get`` reads:
     no ordering, at most ``MAX_GET_RESULTS`` rows."""
     if (

@@ -27,8 +27,10 @@ STATEMENT_VIEWSETS = frozenset(
     {
         "CategoryViewSet",
         "DocumentSeriesViewSet",
+        "InvoiceViewSet",
         "PaymentViewSet",
         "ProductViewSet",
+        "QuotationViewSet",
         "StockAdjustmentViewSet",
         "StockMovementViewSet",
         "StockTransferViewSet",

@@ -404,6 +404,15 @@ def test_queries_do_not_grow_with_lines_or_documents(api, owner, main, service, 
     assert queries(lambda: api.get(f"/invoices/{one.pk}/pdf")) == queries(
         lambda: api.get(f"/invoices/{ten.pk}/pdf")
     )
+    # The detail URL's JSON read is compiled once (views.detail_query); its PDF loads what it
+    # prints with the record (file_queryset), as the file URL does.
+    accept_pdf = {"Accept": PDF}
+    assert queries(lambda: api.get(f"/invoices/{one.pk}", headers=accept_pdf)) == queries(
+        lambda: api.get(f"/invoices/{ten.pk}", headers=accept_pdf)
+    )
+    assert queries(lambda: api.get(f"/invoices/{ten.pk}", headers=accept_pdf)) == queries(
+        lambda: api.get(f"/invoices/{ten.pk}/pdf")
+    )
     assert queries(lambda: api.post("/invoices/pdf", {"ids": few})) == queries(
         lambda: api.post("/invoices/pdf", {"ids": many})
     )
