@@ -416,9 +416,9 @@ def detail_query(viewset: type[ApiViewSet]) -> CompiledQuery | None:
     the viewset's queryset is the same for every request but for those two: its rows are its
     class's ``queryset`` (``base_queryset`` and ``filter_queryset`` not overridden: includes
     are prefetched afterwards, ``optiflow.api.query``; a file's ``file_queryset`` is read by
-    the ORM), scoped by ``scoped``, looked up by
-    ``pk``, and ``optiflow.db.records`` may build them. It reads what ``QuerySet.get`` reads:
-    no ordering, at most ``MAX_GET_RESULTS`` rows."""
+    the ORM), scoped by ``scoped``, looked up by ``pk``, and ``optiflow.db.records`` may build
+    them. It reads what ``QuerySet.get`` reads: no ordering, at most ``MAX_GET_RESULTS``
+    rows."""
     if (
         viewset.base_queryset is not ApiViewSet.base_queryset
         or viewset.filter_queryset is not ApiViewSet.filter_queryset
