@@ -7,6 +7,7 @@ initial stock, adjustments and transfers below, and billing's invoices, all go t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -221,8 +222,10 @@ class StockChange:
     reason: str = ""
     notes: str = ""
 
-    @property
+    @functools.cached_property
     def level_key(self) -> LevelKey:
+        """Computed once: a sale reads each line's key about a dozen times (locking, the
+        availability check, the balances), and a change's product and workspace are fixed."""
         return (self.product.pk, self.workspace.pk)
 
 

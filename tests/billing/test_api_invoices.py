@@ -3,6 +3,7 @@ the list grammar and workspace scoping, through real URLs and tokens."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from decimal import Decimal
 
@@ -998,6 +999,36 @@ def test_document_writes_cost_the_same_for_3_lines_as_for_30(api, owner, main, c
             assert response.status_code == 201, response.content
             counts[lines].append(len(queries))
     assert counts[3] == counts[30]
+
+
+def test_each_requests_id_fields_share_their_declared_queryset_never_evaluated(
+    api, customer, widget
+):
+    """DRF copies the declared fields for every request; an id field's copy holds the
+    declaration's queryset itself (not a deep copy of its query), and resolving ids never
+    evaluates that queryset, so no request's rows stay on it for the next."""
+    declared = InvoiceCreateSerializer._declared_fields
+    line = DocumentItemInputSerializer._declared_fields
+    fields = [
+        declared["contact_id"],
+        declared["document_series_id"],
+        line["product_id"],
+        line["tax_ids"].child,
+    ]
+    copies = [
+        *(copy.deepcopy(declared)[name] for name in ("contact_id", "document_series_id")),
+        copy.deepcopy(line["product_id"]),
+        copy.deepcopy(line["tax_ids"]).child,
+    ]
+    assert [field.queryset for field in copies] == [field.queryset for field in fields]
+    assert all(c.queryset is f.queryset for c, f in zip(copies, fields, strict=True))
+
+    tax = TaxFactory()
+    body = {"contact_id": customer.pk, "items": [item(widget, 1, tax_ids=[tax.pk])]}
+    response = api.post("/invoices", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["data"]["items"][0]["taxes"][0]["tax_id"] == tax.pk
+    assert all(field.queryset._result_cache is None for field in fields)
 
 
 def test_ids_are_looked_up_by_one_compiled_statement_per_declared_field(api, customer, widget):
