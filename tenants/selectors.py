@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import ForeignKey, Model, QuerySet
+from django.db.models import Model, QuerySet
 
 from optiflow.db.records import record
 from tenants.models import ApiToken, Membership, User, Workspace
@@ -109,27 +109,15 @@ def caller_for_token(
         return None, holds
     # Each related record is cached as select_related leaves it (its foreign key already names
     # it), rather than assigned through the descriptor, whose checks are for a new value.
-    token_user, member_user, member_workspace = caller_relations()
-    token_user.set_cached_value(token, user)
+    ApiToken.user.field.set_cached_value(token, user)
     memberships = []
     for row in rows:
         membership = readers[2].build(row, database)
         if membership is not None:
-            member_user.set_cached_value(membership, user)
-            member_workspace.set_cached_value(membership, readers[3].build(row, database))
+            Membership.user.field.set_cached_value(membership, user)
+            Membership.workspace.field.set_cached_value(membership, readers[3].build(row, database))
             memberships.append(membership)
     return Caller(token, memberships), holds
-
-
-@functools.cache
-def caller_relations() -> tuple[ForeignKey, ForeignKey, ForeignKey]:
-    """The foreign keys a caller's records are joined by: token → user, membership → user,
-    membership → workspace."""
-    return (
-        ApiToken._meta.get_field("user"),
-        Membership._meta.get_field("user"),
-        Membership._meta.get_field("workspace"),
-    )
 
 
 def workspace_members(*, workspace: Workspace) -> QuerySet[Membership]:

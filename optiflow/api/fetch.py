@@ -29,8 +29,6 @@ from django.db.models.fields.reverse_related import ManyToOneRel
 from optiflow.db.prefetch import set_prefetched
 from optiflow.db.records import AnyOf, records
 
-__all__ = ["AnyOf", "prefetch", "records"]
-
 
 def prefetch(rows: Sequence[Model], lookups: Iterable[str | Prefetch]) -> None:
     """Fetch ``lookups`` (as ``prefetch_related`` takes them, each after the lookups of the

@@ -30,8 +30,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from optiflow.api.exceptions import BadRequest
-from optiflow.api.fetch import records
 from optiflow.api.query import DIGITS, parse_integer
+from optiflow.db.records import records
 
 DEFAULT_PER_PAGE = 15
 MAX_PER_PAGE = 100

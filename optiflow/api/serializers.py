@@ -143,7 +143,8 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
         if self.workspace_lookup is not None or (
             type(self).get_queryset is not ScopedRelatedField.get_queryset
         ):
-            return preload(self.get_queryset(), ids)
+            found = self.get_queryset().filter(AnyOf(F("pk"), ids)).order_by()
+            return {row.pk: row for row in found}
         if "by_ids" not in self.shared:
             declared = super().get_queryset()
             self.shared["by_ids"] = CompiledQuery(
@@ -197,14 +198,6 @@ class BulkRelatedListSerializer(serializers.ListSerializer):
                 keys = [*{int(value) for value in values if str(value).isdigit()}]
                 target.preloaded = target.rows(keys)
         return super().to_internal_value(data)
-
-
-def preload(queryset: QuerySet, keys: list[int]) -> dict[int, Model]:
-    """``queryset.in_bulk(keys)`` with the keys as one array parameter (``in_bulk`` binds and
-    compiles one parameter per key)."""
-    if not keys:
-        return {}
-    return {row.pk: row for row in queryset.filter(AnyOf(F("pk"), keys)).order_by()}
 
 
 #: SPEC §5 "Limits": lines per invoice, quotation, stock adjustment or transfer. A document is
